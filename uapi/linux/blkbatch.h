@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * blkbatch: batched block I/O through one io_uring command.
+ *
+ * A block device is attached through the control device
+ * (BLKBATCH_CTL_DEV).  Each attached device gets a character device
+ * /dev/blkbatchN.  A batch is an array of struct blkbatch_entry in user
+ * memory; one IORING_OP_URING_CMD with cmd_op BLKBATCH_URING_CMD_SUBMIT on a
+ * ring created with IORING_SETUP_SQE128 submits all of it.  The 80-byte
+ * command area of the SQE holds a struct blkbatch_cmd.
+ *
+ * Protocol of one batch
+ * ---------------------
+ * 1. The kernel copies struct blkbatch_cmd and then the whole entry array
+ *    exactly once, at issue time.  Userspace may reuse or rewrite both as
+ *    soon as the SQE has been submitted; later changes are never seen.
+ *
+ * 2. Every entry is validated before any I/O is issued.  If any check
+ *    fails, nothing is issued, the status array is not written, the CQE
+ *    res is the negative errno and, on a ring with IORING_SETUP_CQE32, the
+ *    first extra CQE word is the index of the offending entry (or
+ *    BLKBATCH_NO_ENTRY if the error is not about one entry).  The checks
+ *    run in this order, first failure wins:
+ *
+ *      command: rsvd non-zero, unknown flags          -EINVAL
+ *      command: nr == 0                               -EINVAL
+ *      command: nr > blkbatch_info.max_entries        -E2BIG
+ *      command: entries or status not accessible      -EFAULT
+ *      entry:   rsvd non-zero, unknown op or flag,
+ *               flag not valid for the op             -EINVAL
+ *      entry:   op not supported by this module or
+ *               device (see blkbatch_info.features)   -EOPNOTSUPP
+ *      entry:   len == 0 for a data op, or a field
+ *               that must be zero for the op is not   -EINVAL
+ *      entry:   len > blkbatch_info.max_entry_bytes   -E2BIG
+ *      entry:   offset + len wraps around 2^64        -EOVERFLOW
+ *      entry:   offset or len not a multiple of the
+ *               logical block size, buffer address
+ *               not a multiple of dma_alignment       -EINVAL
+ *      entry:   offset + len > capacity               -ENOSPC
+ *      entry:   write-type op on a file opened
+ *               without write access                  -EBADF
+ *      entry:   write-type op on a read-only attach
+ *               or read-only device                   -EPERM
+ *
+ * 3. Then the entries are issued in array order, each split into as many
+ *    bios as the device needs; an entry is never partially reported: its
+ *    status is either its full length in bytes or a negative errno.
+ *    Errors found while issuing (bad user memory: -EFAULT; allocation
+ *    failure: -ENOMEM) and I/O errors (-EIO and the other block layer
+ *    errors) are reported per entry and do not stop the other entries,
+ *    unless the batch has BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).
+ *
+ * 4. When every bio of every entry has completed, the kernel writes one
+ *    __s32 per entry to the status array (if cmd.status is not 0) and
+ *    posts exactly one CQE.  Its res is the number of entries whose status
+ *    is >= 0.  res == nr means the whole batch succeeded.  If the status
+ *    array cannot be written at completion time, res is -EFAULT although
+ *    the I/O was done.
+ *
+ * Entry status values: READ/WRITE: len (bytes transferred); FLUSH, DISCARD,
+ * WRITE_ZEROES, BARRIER: 0; -ECANCELED: not issued because of an earlier
+ * failure in an ABORT_ON_ERROR batch; any other negative value: the errno
+ * of that entry.
+ */
+#ifndef _UAPI_LINUX_BLKBATCH_H
+#define _UAPI_LINUX_BLKBATCH_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define BLKBATCH_CTL_DEV	"/dev/blkbatch-control"
+#define BLKBATCH_DEV_FMT	"/dev/blkbatch%u"
+
+/* Bumped when the protocol gains something; see blkbatch_info.version. */
+#define BLKBATCH_VERSION	1
+
+#define BLKBATCH_IOC_MAGIC	0xbb
+
+/*
+ * struct blkbatch_entry - one I/O of a batch (32 bytes).
+ *
+ * @op:		BLKBATCH_OP_*.
+ * @rsvd0:	must be 0.
+ * @flags:	BLKBATCH_EF_*.
+ * @len:	length in bytes.  READ/WRITE: data length (with BLKBATCH_EF_VEC
+ *		the sum of the iovec lengths, which must match);
+ *		DISCARD/WRITE_ZEROES: range length; FLUSH/BARRIER: must be 0.
+ * @offset:	byte offset on the device; FLUSH/BARRIER: must be 0.
+ * @addr:	READ/WRITE: user address of the buffer or, with
+ *		BLKBATCH_EF_VEC, of a struct iovec array.  In a fixed-buffer
+ *		batch (IORING_URING_CMD_FIXED) the buffer lies inside the
+ *		registered buffer sqe->buf_index and @addr is its user
+ *		address there.  Other ops: must be 0.
+ * @nr_vecs:	with BLKBATCH_EF_VEC: number of iovecs at @addr (at most
+ *		blkbatch_info.max_vecs); otherwise must be 0.
+ * @rsvd1:	must be 0.
+ */
+struct blkbatch_entry {
+	__u8	op;
+	__u8	rsvd0;
+	__u16	flags;
+	__u32	len;
+	__u64	offset;
+	__u64	addr;
+	__u32	nr_vecs;
+	__u32	rsvd1;
+};
+
+enum {
+	BLKBATCH_OP_READ		= 0,
+	BLKBATCH_OP_WRITE		= 1,
+	/* cache flush: a zero-length preflush write */
+	BLKBATCH_OP_FLUSH		= 2,
+	BLKBATCH_OP_DISCARD		= 3,
+	BLKBATCH_OP_WRITE_ZEROES	= 4,
+	/*
+	 * No I/O.  Every entry after the barrier is issued only after every
+	 * entry before it has completed.  Status 0.
+	 */
+	BLKBATCH_OP_BARRIER		= 5,
+	BLKBATCH_OP_LAST		= BLKBATCH_OP_BARRIER,
+};
+
+/* Entry flags (struct blkbatch_entry.flags). */
+/* WRITE only: forced unit access, the data is durable when the entry ends. */
+#define BLKBATCH_EF_FUA		(1U << 0)
+/* READ/WRITE only: @addr points to @nr_vecs struct iovec. */
+#define BLKBATCH_EF_VEC		(1U << 1)
+#define BLKBATCH_EF_ALL		(BLKBATCH_EF_FUA | BLKBATCH_EF_VEC)
+
+/*
+ * struct blkbatch_cmd - the SQE command area of BLKBATCH_URING_CMD_SUBMIT,
+ * and the argument of BLKBATCH_IOC_SUBMIT.  Exactly 80 bytes: the whole
+ * command area of an SQE128 entry.
+ *
+ * @entries:	user address of struct blkbatch_entry[@nr].
+ * @status:	user address of __s32[@nr] for per-entry results, or 0 when
+ *		only the CQE result is wanted.
+ * @nr:		number of entries, 1 .. blkbatch_info.max_entries.
+ * @flags:	BLKBATCH_CMD_F_*.
+ * @rsvd:	must be 0.
+ *
+ * The other SQE fields: opcode IORING_OP_URING_CMD, cmd_op
+ * BLKBATCH_URING_CMD_SUBMIT, fd an open /dev/blkbatchN (or a registered
+ * file), uring_cmd_flags 0 or IORING_URING_CMD_FIXED (then buf_index names
+ * the registered buffer all READ/WRITE entries lie in).  addr, len, ioprio
+ * and file_index must be 0 (checked where the kernel exposes them).
+ */
+struct blkbatch_cmd {
+	__u64	entries;
+	__u64	status;
+	__u32	nr;
+	__u32	flags;
+	__u64	rsvd[7];
+};
+
+/*
+ * Abort on error: once an entry fails, entries not yet issued are not
+ * issued and report -ECANCELED.  Entries already in flight finish and
+ * report their own result.  Without it every entry is issued and reports
+ * its own result.
+ */
+#define BLKBATCH_CMD_F_ABORT_ON_ERROR	(1U << 0)
+#define BLKBATCH_CMD_F_ALL		BLKBATCH_CMD_F_ABORT_ON_ERROR
+
+/* Value of the CQE32 extra word when a batch error names no entry. */
+#define BLKBATCH_NO_ENTRY	(~0ULL)
+
+/*
+ * struct blkbatch_info - BLKBATCH_IOC_GET_INFO on /dev/blkbatchN.
+ *
+ * @capacity:		device size in bytes.
+ * @features:		BLKBATCH_F_* this module and device support.
+ * @logical_block_size:	bytes; offsets and lengths are multiples of it.
+ * @physical_block_size: bytes; informational.
+ * @dma_alignment:	bytes; buffer addresses (and iovec bases) must be
+ *			multiples of it.
+ * @max_entries:	largest @nr of one batch.
+ * @max_entry_bytes:	largest @len of one entry.
+ * @max_hw_bytes:	largest single device I/O; larger entries are split,
+ *			informational.
+ * @max_vecs:		largest @nr_vecs of one vectored entry.
+ * @max_discard_bytes:	largest single discard the device takes, 0 = none.
+ * @attach_flags:	BLKBATCH_ATTACH_F_* the device was attached with.
+ * @index:		N of /dev/blkbatchN.
+ * @version:		BLKBATCH_VERSION of the module.
+ * @rsvd:		0.
+ */
+struct blkbatch_info {
+	__u64	capacity;
+	__u64	features;
+	__u32	logical_block_size;
+	__u32	physical_block_size;
+	__u32	dma_alignment;
+	__u32	max_entries;
+	__u32	max_entry_bytes;
+	__u32	max_hw_bytes;
+	__u32	max_vecs;
+	__u32	max_discard_bytes;
+	__u32	attach_flags;
+	__u32	index;
+	__u32	version;
+	__u32	rsvd0;
+	__u64	rsvd[6];
+};
+
+/* Feature bits (struct blkbatch_info.features). */
+#define BLKBATCH_F_READ_WRITE	(1ULL << 0)	/* OP_READ, OP_WRITE */
+#define BLKBATCH_F_FLUSH	(1ULL << 1)	/* OP_FLUSH */
+#define BLKBATCH_F_DISCARD	(1ULL << 2)	/* OP_DISCARD on this device */
+#define BLKBATCH_F_WRITE_ZEROES	(1ULL << 3)	/* OP_WRITE_ZEROES on this device */
+#define BLKBATCH_F_FUA		(1ULL << 4)	/* EF_FUA */
+#define BLKBATCH_F_VEC		(1ULL << 5)	/* EF_VEC */
+#define BLKBATCH_F_BARRIER	(1ULL << 6)	/* OP_BARRIER */
+#define BLKBATCH_F_ABORT	(1ULL << 7)	/* CMD_F_ABORT_ON_ERROR */
+#define BLKBATCH_F_FIXED	(1ULL << 8)	/* IORING_URING_CMD_FIXED */
+#define BLKBATCH_F_IOPOLL	(1ULL << 9)	/* polled completion on IOPOLL rings */
+#define BLKBATCH_F_SYNC		(1ULL << 10)	/* BLKBATCH_IOC_SUBMIT */
+#define BLKBATCH_F_WRITE_CACHE	(1ULL << 11)	/* device has a volatile cache */
+#define BLKBATCH_F_CQE32_INDEX	(1ULL << 12)	/* CQE32 names the bad entry */
+
+/*
+ * struct blkbatch_attach - BLKBATCH_CTL_ATTACH on the control device.
+ *
+ * @path:	user address of the NUL-terminated path of a block device.
+ *		It is opened exclusively (-EBUSY if someone else holds it so).
+ * @flags:	BLKBATCH_ATTACH_F_*.
+ * @index:	out: N of the new /dev/blkbatchN.
+ * @rsvd:	must be 0.
+ */
+struct blkbatch_attach {
+	__u64	path;
+	__u32	flags;
+	__u32	index;
+	__u64	rsvd[2];
+};
+
+/* Open the block device read-only; write-type entries fail with -EPERM. */
+#define BLKBATCH_ATTACH_F_RDONLY	(1U << 0)
+#define BLKBATCH_ATTACH_F_ALL		BLKBATCH_ATTACH_F_RDONLY
+
+/*
+ * struct blkbatch_detach - BLKBATCH_CTL_DETACH on the control device.
+ *
+ * @index:	N of /dev/blkbatchN.  -ENODEV if nothing is attached there,
+ *		-EBUSY while any batch on it is in flight.  Files still open
+ *		on a detached device get -ENODEV for everything.
+ * @flags:	must be 0.
+ * @rsvd:	must be 0.
+ */
+struct blkbatch_detach {
+	__u32	index;
+	__u32	flags;
+	__u64	rsvd[2];
+};
+
+#define BLKBATCH_CTL_ATTACH	_IOWR(BLKBATCH_IOC_MAGIC, 0x01, struct blkbatch_attach)
+#define BLKBATCH_CTL_DETACH	_IOW(BLKBATCH_IOC_MAGIC, 0x02, struct blkbatch_detach)
+
+#define BLKBATCH_IOC_GET_INFO	_IOR(BLKBATCH_IOC_MAGIC, 0x10, struct blkbatch_info)
+/* Synchronous submit: returns what the CQE res would be. */
+#define BLKBATCH_IOC_SUBMIT	_IOWR(BLKBATCH_IOC_MAGIC, 0x11, struct blkbatch_cmd)
+
+/* io_uring cmd_op of a batch. */
+#define BLKBATCH_URING_CMD_SUBMIT _IOWR(BLKBATCH_IOC_MAGIC, 0x20, struct blkbatch_cmd)
+
+#endif /* _UAPI_LINUX_BLKBATCH_H */

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libblkbatch: a thin layer over liburing for /dev/blkbatchN.
+ *
+ * Conventions (liburing's): functions return 0 or a count on success and
+ * -errno on failure and never set errno; blkbatch_prep_*() cannot fail and
+ * return void; nothing on the I/O path allocates memory.
+ */
+#ifndef LIBBLKBATCH_H
+#define LIBBLKBATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <liburing.h>
+#include <linux/blkbatch.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An open /dev/blkbatchN and what GET_INFO said about it. */
+struct blkbatch_dev {
+	int			fd;
+	unsigned int		index;
+	struct blkbatch_info	info;
+};
+
+/* Ring setup flags for blkbatch_ring_init(). */
+#define BLKBATCH_RING_IOPOLL	(1U << 0)	/* IORING_SETUP_IOPOLL */
+#define BLKBATCH_RING_SQPOLL	(1U << 1)	/* IORING_SETUP_SQPOLL */
+#define BLKBATCH_RING_CQE32	(1U << 2)	/* CQE32: res2 names a bad entry */
+
+/* One io_uring set up for blkbatch: always SQE128; one per thread. */
+struct blkbatch_ring {
+	struct io_uring		ring;
+	unsigned int		flags;
+};
+
+/*
+ * A batch under construction.  The entry and status arrays belong to the
+ * caller (blkbatch_batch_init) or to the library (blkbatch_batch_alloc);
+ * adding entries never allocates.
+ */
+struct blkbatch_batch {
+	struct blkbatch_entry	*entries;
+	__s32			*status;
+	unsigned int		nr;
+	unsigned int		cap;
+	__u32			flags;		/* BLKBATCH_CMD_F_* */
+	bool			owned;
+};
+
+/* Result of one completed batch. */
+struct blkbatch_cqe {
+	__u64	user_data;
+	__s32	res;		/* entries that succeeded, or -errno */
+	__u64	res2;		/* CQE32 only: bad entry or BLKBATCH_NO_ENTRY */
+};
+
+/* Control device. */
+int blkbatch_attach(const char *path, unsigned int flags, unsigned int *index);
+int blkbatch_detach(unsigned int index);
+
+/* Devices. */
+int blkbatch_open(unsigned int index, int oflags, struct blkbatch_dev *dev);
+int blkbatch_open_path(const char *path, int oflags, struct blkbatch_dev *dev);
+void blkbatch_close(struct blkbatch_dev *dev);
+int blkbatch_get_info(int fd, struct blkbatch_info *info);
+
+/* Rings. */
+int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
+		       unsigned int flags);
+void blkbatch_ring_exit(struct blkbatch_ring *r);
+
+/* Batches. */
+void blkbatch_batch_init(struct blkbatch_batch *b, struct blkbatch_entry *ents,
+			 __s32 *status, unsigned int cap);
+int blkbatch_batch_alloc(struct blkbatch_batch *b, unsigned int cap);
+void blkbatch_batch_free(struct blkbatch_batch *b);
+void blkbatch_batch_reset(struct blkbatch_batch *b);
+/* Each returns the new entry's index, or -ENOSPC when the batch is full. */
+int blkbatch_batch_add_read(struct blkbatch_batch *b, void *buf, __u32 len,
+			    __u64 offset);
+int blkbatch_batch_add_write(struct blkbatch_batch *b, const void *buf,
+			     __u32 len, __u64 offset, __u16 flags);
+int blkbatch_batch_add_readv(struct blkbatch_batch *b, const struct iovec *iov,
+			     unsigned int nr_vecs, __u64 offset);
+int blkbatch_batch_add_writev(struct blkbatch_batch *b,
+			      const struct iovec *iov, unsigned int nr_vecs,
+			      __u64 offset, __u16 flags);
+int blkbatch_batch_add_flush(struct blkbatch_batch *b);
+int blkbatch_batch_add_discard(struct blkbatch_batch *b, __u64 offset,
+			       __u32 len);
+int blkbatch_batch_add_write_zeroes(struct blkbatch_batch *b, __u64 offset,
+				    __u32 len);
+int blkbatch_batch_add_barrier(struct blkbatch_batch *b);
+
+/* Fill an SQE128 for one batch; the caller sets flags/user_data. */
+void blkbatch_prep_submit(struct io_uring_sqe *sqe, int fd,
+			  const struct blkbatch_batch *b);
+/* Same on a registered buffer: every data entry lies inside buf_index. */
+void blkbatch_prep_submit_fixed(struct io_uring_sqe *sqe, int fd,
+				const struct blkbatch_batch *b,
+				unsigned int buf_index);
+
+/* Queue one batch and submit it (one io_uring_enter, none under SQPOLL). */
+int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
+		    __u64 user_data);
+/* Wait for one batch completion. */
+int blkbatch_wait(struct blkbatch_ring *r, struct blkbatch_cqe *cqe);
+/* Reap one completion if there is one: 0, or -EAGAIN if none. */
+int blkbatch_peek(struct blkbatch_ring *r, struct blkbatch_cqe *cqe);
+/* Submit one batch and wait for it: the CQE res. */
+int blkbatch_run(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b);
+/* Synchronous BLKBATCH_IOC_SUBMIT: the same result without io_uring. */
+int blkbatch_run_sync(int fd, struct blkbatch_batch *b);
+
+/* One-off synchronous I/O: bytes transferred or -errno. */
+ssize_t blkbatch_pread(struct blkbatch_ring *r, int fd, void *buf, size_t len,
+		       __u64 offset);
+ssize_t blkbatch_pwrite(struct blkbatch_ring *r, int fd, const void *buf,
+			size_t len, __u64 offset);
+
+/* Human-readable name of an op, for diagnostics. */
+const char *blkbatch_op_name(unsigned int op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBBLKBATCH_H */
