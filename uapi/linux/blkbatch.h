@@ -66,6 +66,7 @@
 #ifndef _UAPI_LINUX_BLKBATCH_H
 #define _UAPI_LINUX_BLKBATCH_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -124,9 +125,9 @@ enum {
 
 /* Entry flags (struct blkbatch_entry.flags). */
 /* WRITE only: forced unit access, the data is durable when the entry ends. */
-#define BLKBATCH_EF_FUA		(1U << 0)
+#define BLKBATCH_EF_FUA		_BITUL(0)
 /* READ/WRITE only: @addr points to @nr_vecs struct iovec. */
-#define BLKBATCH_EF_VEC		(1U << 1)
+#define BLKBATCH_EF_VEC		_BITUL(1)
 #define BLKBATCH_EF_ALL		(BLKBATCH_EF_FUA | BLKBATCH_EF_VEC)
 
 /*
@@ -161,7 +162,7 @@ struct blkbatch_cmd {
  * report their own result.  Without it every entry is issued and reports
  * its own result.
  */
-#define BLKBATCH_CMD_F_ABORT_ON_ERROR	(1U << 0)
+#define BLKBATCH_CMD_F_ABORT_ON_ERROR	_BITUL(0)
 #define BLKBATCH_CMD_F_ALL		BLKBATCH_CMD_F_ABORT_ON_ERROR
 
 /* Value of the CQE32 extra word when a batch error names no entry. */
@@ -206,19 +207,19 @@ struct blkbatch_info {
 };
 
 /* Feature bits (struct blkbatch_info.features). */
-#define BLKBATCH_F_READ_WRITE	(1ULL << 0)	/* OP_READ, OP_WRITE */
-#define BLKBATCH_F_FLUSH	(1ULL << 1)	/* OP_FLUSH */
-#define BLKBATCH_F_DISCARD	(1ULL << 2)	/* OP_DISCARD on this device */
-#define BLKBATCH_F_WRITE_ZEROES	(1ULL << 3)	/* OP_WRITE_ZEROES on this device */
-#define BLKBATCH_F_FUA		(1ULL << 4)	/* EF_FUA */
-#define BLKBATCH_F_VEC		(1ULL << 5)	/* EF_VEC */
-#define BLKBATCH_F_BARRIER	(1ULL << 6)	/* OP_BARRIER */
-#define BLKBATCH_F_ABORT	(1ULL << 7)	/* CMD_F_ABORT_ON_ERROR */
-#define BLKBATCH_F_FIXED	(1ULL << 8)	/* IORING_URING_CMD_FIXED */
-#define BLKBATCH_F_IOPOLL	(1ULL << 9)	/* polled completion on IOPOLL rings */
-#define BLKBATCH_F_SYNC		(1ULL << 10)	/* BLKBATCH_IOC_SUBMIT */
-#define BLKBATCH_F_WRITE_CACHE	(1ULL << 11)	/* device has a volatile cache */
-#define BLKBATCH_F_CQE32_INDEX	(1ULL << 12)	/* CQE32 names the bad entry */
+#define BLKBATCH_F_READ_WRITE	_BITULL(0)	/* OP_READ, OP_WRITE */
+#define BLKBATCH_F_FLUSH	_BITULL(1)	/* OP_FLUSH */
+#define BLKBATCH_F_DISCARD	_BITULL(2)	/* OP_DISCARD on this device */
+#define BLKBATCH_F_WRITE_ZEROES	_BITULL(3)	/* OP_WRITE_ZEROES on this device */
+#define BLKBATCH_F_FUA		_BITULL(4)	/* EF_FUA */
+#define BLKBATCH_F_VEC		_BITULL(5)	/* EF_VEC */
+#define BLKBATCH_F_BARRIER	_BITULL(6)	/* OP_BARRIER */
+#define BLKBATCH_F_ABORT	_BITULL(7)	/* CMD_F_ABORT_ON_ERROR */
+#define BLKBATCH_F_FIXED	_BITULL(8)	/* IORING_URING_CMD_FIXED */
+#define BLKBATCH_F_IOPOLL	_BITULL(9)	/* polled completion on IOPOLL rings */
+#define BLKBATCH_F_SYNC		_BITULL(10)	/* BLKBATCH_IOC_SUBMIT */
+#define BLKBATCH_F_WRITE_CACHE	_BITULL(11)	/* device has a volatile cache */
+#define BLKBATCH_F_CQE32_INDEX	_BITULL(12)	/* CQE32 names the bad entry */
 
 /*
  * struct blkbatch_attach - BLKBATCH_CTL_ATTACH on the control device.
@@ -237,7 +238,7 @@ struct blkbatch_attach {
 };
 
 /* Open the block device read-only; write-type entries fail with -EPERM. */
-#define BLKBATCH_ATTACH_F_RDONLY	(1U << 0)
+#define BLKBATCH_ATTACH_F_RDONLY	_BITUL(0)
 #define BLKBATCH_ATTACH_F_ALL		BLKBATCH_ATTACH_F_RDONLY
 
 /*

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make          build the module for every kernel, the library, the tests
+#   make demo     boot the default kernel and run the demo (the main job)
+#   make check    run the selftests in a VM on every kernel
+#   make KDIR=... build the module against one local kernel tree only
+
+CACHE		?= $(CURDIR)/.cache
+KERNELS		?= 6.12 6.1
+DEFAULT_KERNEL	?= 6.12
+W		?= 1
+
+export BLKBATCH_CACHE := $(CACHE)
+
+# Kbuild runs in build/<kernel>/ with the sources linked in.
+KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi
+
+.PHONY: all deps modules module userlib selftests demo check clean
+
+all: deps modules userlib selftests
+
+deps:
+	@qemu/deps.sh
+
+ifeq ($(KDIR),)
+modules: deps
+	@set -e; for s in $(KERNELS); do \
+		kver=$$(qemu/fetch-kernel.sh $$s); \
+		$(MAKE) --no-print-directory module KVER=$$kver \
+			MKDIR=$(CACHE)/$$kver/kdir; \
+	done
+else
+modules:
+	@$(MAKE) --no-print-directory module KVER=local MKDIR=$(KDIR)
+endif
+
+module:
+	@mkdir -p build/$(KVER)/kmod
+	@for f in $(KSRC); do ln -sfn $(CURDIR)/$$f build/$(KVER)/$$f; done
+	$(MAKE) -C $(MKDIR) M=$(CURDIR)/build/$(KVER) W=$(W) KCFLAGS=-Werror modules
+
+userlib: deps
+	$(MAKE) -C userlib
+
+selftests: userlib
+	$(MAKE) -C selftests
+
+demo: all
+	qemu/demo.sh $(DEFAULT_KERNEL)
+
+check: all
+	qemu/check.sh $(KERNELS)
+
+clean:
+	rm -rf build
+	$(MAKE) -C userlib clean
+	$(MAKE) -C selftests clean

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bio building, submission and completion.
+ *
+ * Completion rules (see the io_uring notes in the README): ->bi_end_io
+ * runs in interrupt context, so it only records the status, drops what can
+ * be dropped there and counts down; the last bio hands the batch to task
+ * context, which unpins read pages, writes statuses to the user and frees.
+ */
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "blkbatch.h"
+
+/* Enough reserve for one bio at a time per CPU to make progress. */
+#define BB_BIO_POOL_SIZE	64
+
+static struct bio_set bb_bioset;
+
+static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
+{
+	/* The first error of an entry is the one it reports. */
+	cmpxchg(&b->err[idx], 0, err);
+	WRITE_ONCE(b->failed, true);
+}
+
+static void bb_batch_put(struct bb_batch *b)
+{
+	if (atomic_dec_and_test(&b->pending))
+		b->complete(b);
+}
+
+static void bb_bio_end_io(struct bio *bio)
+{
+	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
+	struct bb_batch *b = bio->bi_private;
+
+	if (unlikely(bio->bi_status))
+		bb_entry_fail(b, bbio->idx,
+			      blk_status_to_errno(bio->bi_status));
+	if (op_is_write(bio_op(bio))) {
+		/* Unpinning without dirtying is safe in interrupt context. */
+		bio_release_pages(bio, false);
+		bio_put(bio);
+	} else {
+		/* Dirtying pages may sleep: task context does it. */
+		llist_add(&bbio->node, &b->done_bios);
+	}
+	bb_batch_put(b);
+}
+
+static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
+{
+	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
+
+	bbio->idx = idx;
+	bio->bi_private = b;
+	bio->bi_end_io = bb_bio_end_io;
+	atomic_inc(&b->pending);
+	submit_bio(bio);
+}
+
+/*
+ * One READ or WRITE entry, in as many bios as its pages need; the block
+ * layer splits each further to the device's limits.  Bios already sent
+ * when a later one fails still complete and are counted.
+ */
+static int bb_issue_rw(struct bb_batch *b, u32 idx)
+{
+	const struct blkbatch_entry *e = &b->ents[idx];
+	struct block_device *bdev = b->dev->bdev.bdev;
+	void __user *ubuf = u64_to_user_ptr(e->addr);
+	bool write = e->op == BLKBATCH_OP_WRITE;
+	sector_t sector = e->offset >> SECTOR_SHIFT;
+	struct iov_iter iter;
+	blk_opf_t opf;
+
+	if (!access_ok(ubuf, e->len))
+		return -EFAULT;
+	iov_iter_ubuf(&iter, write ? ITER_SOURCE : ITER_DEST, ubuf, e->len);
+	opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE : REQ_OP_READ;
+	if (e->flags & BLKBATCH_EF_FUA)
+		opf |= REQ_FUA;
+
+	while (iov_iter_count(&iter)) {
+		struct bio *bio;
+		int ret;
+
+		bio = bio_alloc_bioset(bdev,
+				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
+				       opf, GFP_KERNEL, &bb_bioset);
+		if (!bio)
+			return -ENOMEM;
+		ret = bio_iov_iter_get_pages(bio, &iter);
+		if (unlikely(ret)) {
+			bio_put(bio);
+			return ret;
+		}
+		bio->bi_iter.bi_sector = sector;
+		sector += bio_sectors(bio);
+		bb_submit(b, idx, bio);
+	}
+	return 0;
+}
+
+/* Issue every entry under one plug; completion may run before we return. */
+void bb_batch_issue(struct bb_batch *b)
+{
+	struct blk_plug plug;
+	u32 i;
+	int ret;
+
+	blk_start_plug(&plug);
+	for (i = 0; i < b->nr; i++) {
+		if (b->abort_on_error && READ_ONCE(b->failed)) {
+			b->err[i] = -ECANCELED;
+			continue;
+		}
+		ret = bb_issue_rw(b, i);
+		if (ret)
+			bb_entry_fail(b, i, ret);
+		cond_resched();
+	}
+	blk_finish_plug(&plug);
+	bb_batch_put(b);
+}
+
+static s32 bb_entry_result(const struct blkbatch_entry *e)
+{
+	switch (e->op) {
+	case BLKBATCH_OP_READ:
+	case BLKBATCH_OP_WRITE:
+		return e->len;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Task context, every bio done: release pages, publish statuses, free.
+ * Returns the CQE result: entries that succeeded, or -EFAULT if the status
+ * array could not be written.  @copy_status is false for a dying task.
+ */
+int bb_batch_finish(struct bb_batch *b, bool copy_status)
+{
+	struct llist_node *list = llist_del_all(&b->done_bios);
+	struct bb_bio *bbio, *tmp;
+	u32 i, ok = 0;
+	int res;
+
+	llist_for_each_entry_safe(bbio, tmp, list, node) {
+		bio_release_pages(&bbio->bio, true);
+		bio_put(&bbio->bio);
+	}
+	for (i = 0; i < b->nr; i++) {
+		if (!b->err[i])
+			b->err[i] = bb_entry_result(&b->ents[i]);
+		if (b->err[i] >= 0)
+			ok++;
+	}
+	res = ok;
+	if (copy_status && b->ustatus &&
+	    copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
+		res = -EFAULT;
+
+	bb_dev_end_batch(b->dev);
+	kvfree(b);
+	return res;
+}
+
+int bb_bio_init(void)
+{
+	return bioset_init(&bb_bioset, BB_BIO_POOL_SIZE,
+			   offsetof(struct bb_bio, bio), BIOSET_NEED_BVECS);
+}
+
+void bb_bio_exit(void)
+{
+	bioset_exit(&bb_bioset);
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Command parsing and validation: everything between the SQE and the
+ * first bio.  The order of the checks is part of the uapi (see
+ * uapi/linux/blkbatch.h); each check has exactly one errno.
+ */
+#include <linux/fs.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "blkbatch.h"
+
+/* The private state io_uring lets us keep in the command. */
+struct bb_pdu {
+	struct bb_batch		*batch;
+};
+
+static struct bb_pdu *bb_pdu(struct io_uring_cmd *ioucmd)
+{
+	BUILD_BUG_ON(sizeof(struct bb_pdu) > sizeof(ioucmd->pdu));
+	return (struct bb_pdu *)ioucmd->pdu;
+}
+
+u32 bb_max_entry_bytes(struct block_device *bdev)
+{
+	/* Keeps every entry's byte count representable in its __s32 status. */
+	return MAX_RW_COUNT & ~(bdev_logical_block_size(bdev) - 1);
+}
+
+u64 bb_features(struct block_device *bdev)
+{
+	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FUA | BLKBATCH_F_ABORT |
+		BLKBATCH_F_CQE32_INDEX;
+
+	if (bdev_write_cache(bdev))
+		f |= BLKBATCH_F_WRITE_CACHE;
+	return f;
+}
+
+static void bb_dev_limits(struct bb_dev *dev, struct file *file,
+			  struct bb_limits *lim)
+{
+	struct block_device *bdev = dev->bdev.bdev;
+
+	lim->capacity = bdev_nr_bytes(bdev);
+	lim->lbs_mask = bdev_logical_block_size(bdev) - 1;
+	lim->dma_mask = bdev_dma_alignment(bdev);
+	lim->max_entry_bytes = bb_max_entry_bytes(bdev);
+	lim->fd_write = file->f_mode & FMODE_WRITE;
+	lim->can_write = !(dev->attach_flags & BLKBATCH_ATTACH_F_RDONLY) &&
+			 !bdev_read_only(bdev);
+}
+
+static bool bb_op_writes(u8 op)
+{
+	return op == BLKBATCH_OP_WRITE;
+}
+
+/* Reserved fields, unknown ops and flags, flags that make no sense. */
+static int bb_check_entry_format(const struct blkbatch_entry *e)
+{
+	if (e->rsvd0 || e->rsvd1 || e->op > BLKBATCH_OP_LAST ||
+	    (e->flags & ~BLKBATCH_EF_ALL))
+		return -EINVAL;
+	if ((e->flags & BLKBATCH_EF_FUA) && e->op != BLKBATCH_OP_WRITE)
+		return -EINVAL;
+	if ((e->flags & BLKBATCH_EF_VEC) && e->op != BLKBATCH_OP_READ &&
+	    e->op != BLKBATCH_OP_WRITE)
+		return -EINVAL;
+	return 0;
+}
+
+static int bb_check_entry_supported(const struct blkbatch_entry *e)
+{
+	if (e->op != BLKBATCH_OP_READ && e->op != BLKBATCH_OP_WRITE)
+		return -EOPNOTSUPP;
+	if (e->flags & BLKBATCH_EF_VEC)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static int bb_check_entry_range(const struct blkbatch_entry *e,
+				const struct bb_limits *lim)
+{
+	u64 end;
+
+	if (!e->len || e->nr_vecs)
+		return -EINVAL;
+	if (e->len > lim->max_entry_bytes)
+		return -E2BIG;
+	if (check_add_overflow(e->offset, (u64)e->len, &end))
+		return -EOVERFLOW;
+	if ((e->offset | e->len) & lim->lbs_mask || e->addr & lim->dma_mask)
+		return -EINVAL;
+	if (end > lim->capacity)
+		return -ENOSPC;
+	return 0;
+}
+
+static int bb_check_entry_access(const struct blkbatch_entry *e,
+				 const struct bb_limits *lim)
+{
+	if (!bb_op_writes(e->op))
+		return 0;
+	if (!lim->fd_write)
+		return -EBADF;
+	if (!lim->can_write)
+		return -EPERM;
+	return 0;
+}
+
+static int bb_check_entry(const struct blkbatch_entry *e,
+			  const struct bb_limits *lim)
+{
+	int ret;
+
+	ret = bb_check_entry_format(e);
+	if (!ret)
+		ret = bb_check_entry_supported(e);
+	if (!ret)
+		ret = bb_check_entry_range(e, lim);
+	if (!ret)
+		ret = bb_check_entry_access(e, lim);
+	return ret;
+}
+
+static int bb_check_cmd(const struct blkbatch_cmd *cmd)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmd->rsvd); i++)
+		if (cmd->rsvd[i])
+			return -EINVAL;
+	if (cmd->flags & ~BLKBATCH_CMD_F_ALL)
+		return -EINVAL;
+	if (!cmd->nr)
+		return -EINVAL;
+	if (cmd->nr > bb_max_entries)
+		return -E2BIG;
+	if (cmd->status &&
+	    !access_ok(u64_to_user_ptr(cmd->status),
+		       (size_t)cmd->nr * sizeof(s32)))
+		return -EFAULT;
+	return 0;
+}
+
+static struct bb_batch *bb_batch_alloc(u32 nr)
+{
+	struct bb_batch *b;
+	size_t size;
+
+	/* nr <= BB_MAX_MAX_ENTRIES: none of this can overflow */
+	size = struct_size(b, ents, nr) + nr * sizeof(*b->err);
+	b = kvzalloc(size, GFP_KERNEL);
+	if (!b)
+		return NULL;
+	b->err = (s32 *)&b->ents[nr];
+	b->nr = nr;
+	atomic_set(&b->pending, 1);
+	init_llist_head(&b->done_bios);
+	return b;
+}
+
+/*
+ * Copy the entry array once and validate all of it.  On failure *@bad is
+ * the index of the offending entry, or BLKBATCH_NO_ENTRY.
+ */
+static struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
+					const struct blkbatch_cmd *cmd,
+					u64 *bad)
+{
+	struct bb_limits lim;
+	struct bb_batch *b;
+	u32 i;
+	int ret;
+
+	*bad = BLKBATCH_NO_ENTRY;
+	ret = bb_check_cmd(cmd);
+	if (ret)
+		return ERR_PTR(ret);
+
+	b = bb_batch_alloc(cmd->nr);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(b->ents, u64_to_user_ptr(cmd->entries),
+			   flex_array_size(b, ents, cmd->nr))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+
+	bb_dev_limits(dev, file, &lim);
+	for (i = 0; i < cmd->nr; i++) {
+		ret = bb_check_entry(&b->ents[i], &lim);
+		if (ret) {
+			*bad = i;
+			goto out_free;
+		}
+	}
+	b->dev = dev;
+	b->ustatus = u64_to_user_ptr(cmd->status);
+	b->abort_on_error = cmd->flags & BLKBATCH_CMD_F_ABORT_ON_ERROR;
+	return b;
+
+out_free:
+	kvfree(b);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Task context, after the last bio: everything is released before
+ * io_uring_cmd_done(), which drops the file and with it the module.
+ */
+static void bb_uring_complete(struct io_uring_cmd *ioucmd,
+			      unsigned int issue_flags)
+{
+	struct bb_batch *b = bb_pdu(ioucmd)->batch;
+	bool alive = !bb_task_dead_flag(issue_flags) &&
+		     !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
+		     current->mm;
+	int res;
+
+	res = bb_batch_finish(b, alive);
+	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
+}
+
+static void bb_uring_batch_done(struct bb_batch *b)
+{
+	io_uring_cmd_complete_in_task(b->ioucmd, bb_uring_complete);
+}
+
+static int bb_uring_submit(struct io_uring_cmd *ioucmd,
+			   unsigned int issue_flags)
+{
+	struct bb_dev *dev = ioucmd->file->private_data;
+	struct blkbatch_cmd cmd;
+	struct bb_batch *b;
+	u64 bad;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(cmd) != 80);
+	if (!(issue_flags & IO_URING_F_SQE128))
+		return -EOPNOTSUPP;
+	if (bb_sqe_unused_set(ioucmd))
+		return -EINVAL;
+	if (ioucmd->flags)
+		return -EOPNOTSUPP;	/* fixed buffers: not yet */
+	/* The command area is user-writable: snapshot it, read it once. */
+	memcpy(&cmd, bb_cmd_area(ioucmd), sizeof(cmd));
+
+	ret = bb_dev_start_batch(dev);
+	if (ret)
+		return ret;
+	b = bb_batch_create(dev, ioucmd->file, &cmd, &bad);
+	if (IS_ERR(b)) {
+		bb_dev_end_batch(dev);
+		ret = PTR_ERR(b);
+		if (!(issue_flags & IO_URING_F_CQE32))
+			return ret;
+		/* Only a CQE32 can say which entry was bad. */
+		io_uring_cmd_done(ioucmd, ret, bad, issue_flags);
+		return -EIOCBQUEUED;
+	}
+
+	b->ioucmd = ioucmd;
+	b->complete = bb_uring_batch_done;
+	bb_pdu(ioucmd)->batch = b;
+	bb_batch_issue(b);
+	return -EIOCBQUEUED;
+}
+
+int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	switch (ioucmd->cmd_op) {
+	case BLKBATCH_URING_CMD_SUBMIT:
+		return bb_uring_submit(ioucmd, issue_flags);
+	default:
+		return -ENOTTY;
+	}
+}

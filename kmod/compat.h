@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels blkbatch builds for lives here,
+ * and nowhere else: Debian 12's 6.1 LTS and 6.12 LTS.
+ */
+#ifndef BB_COMPAT_H
+#define BB_COMPAT_H
+
+#include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <linux/version.h>
+
+#if __has_include("linux/io_uring/cmd.h")
+#include <linux/io_uring/cmd.h>
+#define BB_HAVE_SQE_POINTER	1
+#else
+#include <linux/io_uring.h>
+#endif
+
+/*
+ * The 80-byte command area.  6.1 points ->cmd at it (and at a private
+ * copy after -EAGAIN); 6.12 keeps a pointer to the whole SQE.
+ */
+static inline const void *bb_cmd_area(const struct io_uring_cmd *ioucmd)
+{
+#ifdef BB_HAVE_SQE_POINTER
+	return io_uring_sqe_cmd(ioucmd->sqe);
+#else
+	return ioucmd->cmd;
+#endif
+}
+
+/*
+ * SQE fields a batch does not use must be zero so they can gain a meaning
+ * later.  6.1 hands the driver only the command area, so there is nothing
+ * to check there.
+ */
+static inline bool bb_sqe_unused_set(const struct io_uring_cmd *ioucmd)
+{
+#ifdef BB_HAVE_SQE_POINTER
+	const struct io_uring_sqe *sqe = ioucmd->sqe;
+
+	return READ_ONCE(sqe->ioprio) || READ_ONCE(sqe->addr) ||
+	       READ_ONCE(sqe->len) || READ_ONCE(sqe->file_index);
+#else
+	return false;
+#endif
+}
+
+/* 6.12 runs task work of a dying task with IO_URING_F_TASK_DEAD. */
+static inline bool bb_task_dead_flag(unsigned int issue_flags)
+{
+#ifdef BB_HAVE_SQE_POINTER
+	return issue_flags & IO_URING_F_TASK_DEAD;
+#else
+	return false;
+#endif
+}
+
+/*
+ * An exclusively opened block device.  6.9 replaced
+ * blkdev_get_by_path()/blkdev_put() by a struct file.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+struct bb_bdev {
+	struct block_device	*bdev;
+	struct file		*file;
+};
+
+static inline int bb_bdev_open(struct bb_bdev *h, const char *path,
+			       bool write, void *holder)
+{
+	blk_mode_t mode = BLK_OPEN_READ | (write ? BLK_OPEN_WRITE : 0);
+	struct file *file;
+
+	file = bdev_file_open_by_path(path, mode, holder, NULL);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	h->file = file;
+	h->bdev = file_bdev(file);
+	return 0;
+}
+
+static inline void bb_bdev_close(struct bb_bdev *h)
+{
+	bdev_fput(h->file);
+}
+#else
+struct bb_bdev {
+	struct block_device	*bdev;
+	fmode_t			mode;
+};
+
+static inline int bb_bdev_open(struct bb_bdev *h, const char *path,
+			       bool write, void *holder)
+{
+	fmode_t mode = FMODE_READ | FMODE_EXCL | (write ? FMODE_WRITE : 0);
+	struct block_device *bdev;
+
+	bdev = blkdev_get_by_path(path, mode, holder);
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	h->bdev = bdev;
+	h->mode = mode;
+	return 0;
+}
+
+static inline void bb_bdev_close(struct bb_bdev *h)
+{
+	blkdev_put(h->bdev, h->mode);
+}
+#endif
+
+#endif /* BB_COMPAT_H */

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device lifecycle: the control device, attach and detach, and the
+ * per-device character device /dev/blkbatchN.
+ */
+#include <linux/compat.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include "blkbatch.h"
+
+/* Serialises attach and detach; lookups of open files never take it. */
+static DEFINE_MUTEX(bb_ctl_mutex);
+static DEFINE_XARRAY_ALLOC(bb_devs);
+
+static void bb_dev_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct bb_dev, ref));
+}
+
+static void bb_dev_put(struct bb_dev *dev)
+{
+	kref_put(&dev->ref, bb_dev_free);
+}
+
+int bb_dev_start_batch(struct bb_dev *dev)
+{
+	int ret = 0;
+
+	spin_lock(&dev->lock);
+	if (dev->dead)
+		ret = -ENODEV;
+	else
+		dev->inflight++;
+	spin_unlock(&dev->lock);
+	return ret;
+}
+
+void bb_dev_end_batch(struct bb_dev *dev)
+{
+	spin_lock(&dev->lock);
+	WARN_ON_ONCE(!dev->inflight);
+	dev->inflight--;
+	spin_unlock(&dev->lock);
+}
+
+static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
+{
+	struct block_device *bdev = dev->bdev.bdev;
+	struct blkbatch_info info = { };
+	int ret;
+
+	/* The active reference keeps the bdev open while we read it. */
+	ret = bb_dev_start_batch(dev);
+	if (ret)
+		return ret;
+	info.capacity = bdev_nr_bytes(bdev);
+	info.features = bb_features(bdev);
+	info.logical_block_size = bdev_logical_block_size(bdev);
+	info.physical_block_size = bdev_physical_block_size(bdev);
+	info.dma_alignment = bdev_dma_alignment(bdev) + 1;
+	info.max_entries = bb_max_entries;
+	info.max_entry_bytes = bb_max_entry_bytes(bdev);
+	info.max_hw_bytes = queue_max_hw_sectors(bdev_get_queue(bdev)) <<
+			    SECTOR_SHIFT;
+	info.max_discard_bytes = min_t(u64, U32_MAX,
+				       (u64)bdev_max_discard_sectors(bdev) <<
+				       SECTOR_SHIFT);
+	info.attach_flags = dev->attach_flags;
+	info.index = dev->index;
+	info.version = BLKBATCH_VERSION;
+	bb_dev_end_batch(dev);
+
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static int bb_dev_open(struct inode *inode, struct file *file)
+{
+	struct miscdevice *misc = file->private_data;
+	struct bb_dev *dev = container_of(misc, struct bb_dev, misc);
+
+	/* misc_open() holds misc_mtx, so detach cannot free @dev here. */
+	spin_lock(&dev->lock);
+	if (dev->dead) {
+		spin_unlock(&dev->lock);
+		return -ENODEV;
+	}
+	kref_get(&dev->ref);
+	spin_unlock(&dev->lock);
+	file->private_data = dev;
+	return 0;
+}
+
+static int bb_dev_release(struct inode *inode, struct file *file)
+{
+	bb_dev_put(file->private_data);
+	return 0;
+}
+
+static long bb_dev_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct bb_dev *dev = file->private_data;
+
+	switch (cmd) {
+	case BLKBATCH_IOC_GET_INFO:
+		return bb_get_info(dev, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations bb_dev_fops = {
+	.owner		= THIS_MODULE,
+	.open		= bb_dev_open,
+	.release	= bb_dev_release,
+	.unlocked_ioctl	= bb_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.uring_cmd	= bb_uring_cmd,
+	.llseek		= noop_llseek,
+};
+
+static int bb_attach(const char *path, u32 flags, u32 *index)
+{
+	bool write = !(flags & BLKBATCH_ATTACH_F_RDONLY);
+	struct bb_dev *dev;
+	u32 id;
+	int ret;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	kref_init(&dev->ref);
+	spin_lock_init(&dev->lock);
+	dev->attach_flags = flags;
+
+	ret = bb_bdev_open(&dev->bdev, path, write, dev);
+	if (ret)
+		goto out_free;
+
+	mutex_lock(&bb_ctl_mutex);
+	ret = xa_alloc(&bb_devs, &id, dev, XA_LIMIT(0, BB_MAX_DEVS - 1),
+		       GFP_KERNEL);
+	if (ret) {
+		/* xa_alloc() says -EBUSY when full, unlike a held bdev */
+		if (ret == -EBUSY)
+			ret = -ENOSPC;
+		goto out_unlock;
+	}
+	dev->index = id;
+	snprintf(dev->name, sizeof(dev->name), "blkbatch%u", id);
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = dev->name;
+	dev->misc.fops = &bb_dev_fops;
+	dev->misc.mode = 0600;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto out_erase;
+	mutex_unlock(&bb_ctl_mutex);
+
+	pr_info("attached %s as %s%s\n", path, dev->name,
+		write ? "" : " (read-only)");
+	*index = id;
+	return 0;
+
+out_erase:
+	xa_erase(&bb_devs, id);
+out_unlock:
+	mutex_unlock(&bb_ctl_mutex);
+	bb_bdev_close(&dev->bdev);
+out_free:
+	kfree(dev);
+	return ret;
+}
+
+/* Called with bb_ctl_mutex held. */
+static int bb_detach_locked(struct bb_dev *dev)
+{
+	lockdep_assert_held(&bb_ctl_mutex);
+
+	spin_lock(&dev->lock);
+	if (dev->inflight) {
+		spin_unlock(&dev->lock);
+		return -EBUSY;
+	}
+	dev->dead = true;
+	spin_unlock(&dev->lock);
+
+	xa_erase(&bb_devs, dev->index);
+	misc_deregister(&dev->misc);
+	bb_bdev_close(&dev->bdev);
+	pr_info("detached %s\n", dev->name);
+	bb_dev_put(dev);
+	return 0;
+}
+
+static int bb_detach(u32 index)
+{
+	struct bb_dev *dev;
+	int ret = -ENODEV;
+
+	mutex_lock(&bb_ctl_mutex);
+	dev = xa_load(&bb_devs, index);
+	if (dev)
+		ret = bb_detach_locked(dev);
+	mutex_unlock(&bb_ctl_mutex);
+	return ret;
+}
+
+static int bb_ctl_attach(struct blkbatch_attach __user *uarg)
+{
+	struct blkbatch_attach arg;
+	char *path;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.rsvd[0] || arg.rsvd[1] || arg.index ||
+	    (arg.flags & ~BLKBATCH_ATTACH_F_ALL))
+		return -EINVAL;
+
+	path = strndup_user(u64_to_user_ptr(arg.path), PATH_MAX);
+	if (IS_ERR(path))
+		return PTR_ERR(path);
+	ret = bb_attach(path, arg.flags, &arg.index);
+	kfree(path);
+	if (ret)
+		return ret;
+
+	if (put_user(arg.index, &uarg->index)) {
+		/* Nobody learnt the index: undo rather than leak the device. */
+		bb_detach(arg.index);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int bb_ctl_detach(struct blkbatch_detach __user *uarg)
+{
+	struct blkbatch_detach arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.rsvd[0] || arg.rsvd[1])
+		return -EINVAL;
+	return bb_detach(arg.index);
+}
+
+static long bb_ctl_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	switch (cmd) {
+	case BLKBATCH_CTL_ATTACH:
+		return bb_ctl_attach((void __user *)arg);
+	case BLKBATCH_CTL_DETACH:
+		return bb_ctl_detach((void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations bb_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= bb_ctl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice bb_ctl_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "blkbatch-control",
+	.fops		= &bb_ctl_fops,
+	.mode		= 0600,
+};
+
+/* Attach the comma-separated paths of the "attach" module parameter. */
+int bb_ctl_attach_list(const char *list)
+{
+	char *copy, *cur, *path;
+	u32 index;
+	int ret = 0;
+
+	copy = kstrdup(list, GFP_KERNEL);
+	if (!copy)
+		return -ENOMEM;
+	cur = copy;
+	while ((path = strsep(&cur, ",")) != NULL) {
+		path = strim(path);
+		if (!*path)
+			continue;
+		ret = bb_attach(path, 0, &index);
+		if (ret) {
+			pr_err("cannot attach %s: %d\n", path, ret);
+			break;
+		}
+	}
+	kfree(copy);
+	return ret;
+}
+
+int bb_ctl_init(void)
+{
+	return misc_register(&bb_ctl_misc);
+}
+
+/*
+ * Module exit: no file of ours is open (each holds a module reference) and
+ * hence no batch is in flight, so every device detaches.
+ */
+void bb_ctl_exit(void)
+{
+	struct bb_dev *dev;
+	unsigned long id;
+
+	misc_deregister(&bb_ctl_misc);
+	mutex_lock(&bb_ctl_mutex);
+	xa_for_each(&bb_devs, id, dev)
+		WARN_ON_ONCE(bb_detach_locked(dev));
+	mutex_unlock(&bb_ctl_mutex);
+}

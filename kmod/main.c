@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blkbatch: batched block I/O through one io_uring command.
+ *
+ * Module parameters and init/exit.  See uapi/linux/blkbatch.h for the
+ * protocol.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "blkbatch.h"
+
+unsigned int bb_max_entries = BB_DEFAULT_MAX_ENTRIES;
+module_param_named(max_entries, bb_max_entries, uint, 0444);
+MODULE_PARM_DESC(max_entries,
+		 "Largest number of entries in one batch (1..1048576). Default: 16384");
+
+static char *g_attach;
+module_param_named(attach, g_attach, charp, 0444);
+MODULE_PARM_DESC(attach,
+		 "Comma-separated block devices to attach at load time. Default: none");
+
+static int __init bb_init(void)
+{
+	int ret;
+
+	if (!bb_max_entries || bb_max_entries > BB_MAX_MAX_ENTRIES) {
+		pr_err("max_entries must be 1..%u\n", BB_MAX_MAX_ENTRIES);
+		return -EINVAL;
+	}
+
+	ret = bb_bio_init();
+	if (ret)
+		return ret;
+	ret = bb_ctl_init();
+	if (ret)
+		goto out_bio;
+	if (g_attach) {
+		ret = bb_ctl_attach_list(g_attach);
+		if (ret)
+			goto out_ctl;
+	}
+	return 0;
+
+out_ctl:
+	bb_ctl_exit();
+out_bio:
+	bb_bio_exit();
+	return ret;
+}
+
+static void __exit bb_exit(void)
+{
+	bb_ctl_exit();
+	bb_bio_exit();
+}
+
+module_init(bb_init);
+module_exit(bb_exit);
+
+MODULE_AUTHOR("The blkbatch developers");
+MODULE_DESCRIPTION("Batched block I/O through one io_uring command");
+MODULE_LICENSE("GPL");
