@@ -46,10 +46,17 @@ void bb_dev_end_batch(struct bb_dev *dev)
 	spin_unlock(&dev->lock);
 }
 
+/* Limits in sectors may not fit a __u32 of bytes: saturate. */
+static u32 bb_sectors_to_u32_bytes(u64 sectors)
+{
+	return min_t(u64, U32_MAX, sectors << SECTOR_SHIFT);
+}
+
 static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
 {
 	struct block_device *bdev = dev->bdev.bdev;
 	struct blkbatch_info info = { };
+	u64 max_hw;
 	int ret;
 
 	/* The active reference keeps the bdev open while we read it. */
@@ -63,11 +70,10 @@ static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
 	info.dma_alignment = bdev_dma_alignment(bdev) + 1;
 	info.max_entries = bb_max_entries;
 	info.max_entry_bytes = bb_max_entry_bytes(bdev);
-	info.max_hw_bytes = queue_max_hw_sectors(bdev_get_queue(bdev)) <<
-			    SECTOR_SHIFT;
-	info.max_discard_bytes = min_t(u64, U32_MAX,
-				       (u64)bdev_max_discard_sectors(bdev) <<
-				       SECTOR_SHIFT);
+	max_hw = queue_max_hw_sectors(bdev_get_queue(bdev));
+	info.max_hw_bytes = bb_sectors_to_u32_bytes(max_hw);
+	info.max_discard_bytes =
+		bb_sectors_to_u32_bytes(bdev_max_discard_sectors(bdev));
 	info.attach_flags = dev->attach_flags;
 	info.index = dev->index;
 	info.version = BLKBATCH_VERSION;

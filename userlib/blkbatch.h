@@ -32,10 +32,29 @@ struct blkbatch_dev {
 #define BLKBATCH_RING_SQPOLL	(1U << 1)	/* IORING_SETUP_SQPOLL */
 #define BLKBATCH_RING_CQE32	(1U << 2)	/* CQE32: res2 names a bad entry */
 
+/* Completions blkbatch_run() can hold back for others on an IOPOLL ring. */
+#define BLKBATCH_RING_HELD	16
+
+/* Result of one completed batch. */
+struct blkbatch_cqe {
+	__u64	user_data;
+	__s32	res;		/* entries that succeeded, or -errno */
+	__u64	res2;		/* CQE32 only: bad entry or BLKBATCH_NO_ENTRY */
+};
+
 /* One io_uring set up for blkbatch: always SQE128; one per thread. */
 struct blkbatch_ring {
 	struct io_uring		ring;
 	unsigned int		flags;
+	/*
+	 * Completions of other requests that blkbatch_run() had to take off
+	 * an IOPOLL ring while waiting (the kernel does not poll while
+	 * completions are queued).  blkbatch_wait/peek return them first,
+	 * oldest first; reap with those, not with liburing directly, when
+	 * mixing blkbatch_run() with other requests on an IOPOLL ring.
+	 */
+	unsigned int		nr_held;
+	struct blkbatch_cqe	held[BLKBATCH_RING_HELD];
 };
 
 /*
@@ -52,12 +71,12 @@ struct blkbatch_batch {
 	bool			owned;
 };
 
-/* Result of one completed batch. */
-struct blkbatch_cqe {
-	__u64	user_data;
-	__s32	res;		/* entries that succeeded, or -errno */
-	__u64	res2;		/* CQE32 only: bad entry or BLKBATCH_NO_ENTRY */
-};
+/*
+ * user_data that blkbatch_run() (and so blkbatch_pread/pwrite) gives its
+ * SQE; do not use it for your own requests on the same ring.  (-1 is
+ * liburing's LIBURING_UDATA_TIMEOUT.)
+ */
+#define BLKBATCH_UDATA_RUN	((__u64)-2)
 
 /* Control device. */
 int blkbatch_attach(const char *path, unsigned int flags, unsigned int *index);
@@ -112,12 +131,19 @@ int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
 int blkbatch_wait(struct blkbatch_ring *r, struct blkbatch_cqe *cqe);
 /* Reap one completion if there is one: 0, or -EAGAIN if none. */
 int blkbatch_peek(struct blkbatch_ring *r, struct blkbatch_cqe *cqe);
-/* Submit one batch and wait for it: the CQE res. */
+/*
+ * Submit one batch and wait for it: the CQE res.  Other completions that
+ * arrive first stay queued for blkbatch_wait/peek; signals do not end the
+ * wait.
+ */
 int blkbatch_run(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b);
 /* Synchronous BLKBATCH_IOC_SUBMIT: the same result without io_uring. */
 int blkbatch_run_sync(int fd, struct blkbatch_batch *b);
 
-/* One-off synchronous I/O: bytes transferred or -errno. */
+/*
+ * One-off synchronous I/O: bytes transferred (always len) or -errno.
+ * With r == NULL they use BLKBATCH_IOC_SUBMIT instead of a ring.
+ */
 ssize_t blkbatch_pread(struct blkbatch_ring *r, int fd, void *buf, size_t len,
 		       __u64 offset);
 ssize_t blkbatch_pwrite(struct blkbatch_ring *r, int fd, const void *buf,

@@ -93,8 +93,9 @@
  *		batch (IORING_URING_CMD_FIXED) the buffer lies inside the
  *		registered buffer sqe->buf_index and @addr is its user
  *		address there.  Other ops: must be 0.
- * @nr_vecs:	with BLKBATCH_EF_VEC: number of iovecs at @addr (at most
- *		blkbatch_info.max_vecs); otherwise must be 0.
+ * @nr_vecs:	with BLKBATCH_EF_VEC: number of iovecs at @addr, 1 ..
+ *		blkbatch_info.max_vecs (-EINVAL otherwise); the iovec lengths
+ *		must add up to @len (-EINVAL otherwise); otherwise must be 0.
  * @rsvd1:	must be 0.
  */
 struct blkbatch_entry {
@@ -227,7 +228,7 @@ struct blkbatch_info {
  * @path:	user address of the NUL-terminated path of a block device.
  *		It is opened exclusively (-EBUSY if someone else holds it so).
  * @flags:	BLKBATCH_ATTACH_F_*.
- * @index:	out: N of the new /dev/blkbatchN.
+ * @index:	out: N of the new /dev/blkbatchN; must be 0 on input.
  * @rsvd:	must be 0.
  */
 struct blkbatch_attach {
