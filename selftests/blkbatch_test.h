@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the blkbatch selftests.
+ *
+ * Environment (set by run-guest.sh's caller):
+ *   BLKBATCH_DISK	the block device the tests attach; its contents are
+ *			destroyed.  Unset: every test skips.
+ *   BLKBATCH_KO	absolute path of blkbatch.ko (module load tests only).
+ *
+ * The helpers return 0 or -errno and never assert, so that they can run in
+ * forked children and in FIXTURE_SETUP before anything needs undoing.
+ */
+#ifndef BLKBATCH_TEST_H
+#define BLKBATCH_TEST_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <linux/fs.h>
+
+#include <liburing.h>
+#include <linux/blkbatch.h>
+#include "blkbatch.h"
+
+/*
+ * -Wextra and the 6.12 harness: its SIGALRM handler has an unused
+ * argument, and every TEST_F() wrapper keeps a local across setjmp()
+ * (harmless: the local is not used after the longjmp()).
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#pragma GCC diagnostic ignored "-Wclobbered"
+
+/* The uapi is a fixed binary layout: catch any drift at compile time. */
+_Static_assert(sizeof(struct blkbatch_entry) == 32, "entry size");
+_Static_assert(sizeof(struct blkbatch_cmd) == 80, "cmd size");
+_Static_assert(sizeof(struct blkbatch_info) == 112, "info size");
+_Static_assert(sizeof(struct blkbatch_attach) == 32, "attach size");
+_Static_assert(sizeof(struct blkbatch_detach) == 24, "detach size");
+/* bb_prep_raw() clears two of these: one SQE128 slot. */
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "liburing SQE size");
+
+#define BB_MODULE_NAME		"blkbatch"
+#define BB_MAX_INDEX		64	/* highest index we ever sweep */
+#define BB_NODE_WAIT_MS		5000
+#define BB_DETACH_WAIT_MS	30000
+#define BB_CQE_WAIT_S		120
+#define BB_RING_DEPTH		16
+#define SZ_4K			4096U
+#define SZ_64K			(64U << 10)
+#define SZ_1M			(1U << 20)
+
+/* A user address nothing is mapped at: mapped once, then unmapped. */
+static inline void *bb_unmapped_addr(void)
+{
+	void *p = mmap(NULL, SZ_1M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	munmap(p, SZ_1M);
+	return p;
+}
+
+/* Clearly a kernel address on x86-64 (the direct map). */
+#define BB_KERNEL_ADDR		0xffff888000000000ULL
+
+static inline const char *bb_disk(void)
+{
+	const char *d = getenv("BLKBATCH_DISK");
+
+	return d && *d ? d : NULL;
+}
+
+static inline void bb_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static inline int bb_ctl_ioctl(unsigned long req, void *arg)
+{
+	int fd, ret;
+
+	fd = open(BLKBATCH_CTL_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, req, arg) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline int bb_attach(const char *path, __u32 flags, __u32 *index)
+{
+	struct blkbatch_attach a = {
+		.path = (uintptr_t)path,
+		.flags = flags,
+	};
+	int ret;
+
+	ret = bb_ctl_ioctl(BLKBATCH_CTL_ATTACH, &a);
+	if (!ret && index)
+		*index = a.index;
+	return ret;
+}
+
+static inline int bb_detach(__u32 index)
+{
+	struct blkbatch_detach d = { .index = index };
+
+	return bb_ctl_ioctl(BLKBATCH_CTL_DETACH, &d);
+}
+
+/* Detach, waiting out batches that are still draining. */
+static inline int bb_detach_wait(__u32 index, unsigned int ms)
+{
+	int ret;
+
+	for (;;) {
+		ret = bb_detach(index);
+		if (ret != -EBUSY || ms < 10)
+			return ret;
+		bb_sleep_ms(10);
+		ms -= 10;
+	}
+}
+
+static inline void bb_node_path(char *buf, size_t len, __u32 index)
+{
+	snprintf(buf, len, BLKBATCH_DEV_FMT, index);
+}
+
+/* devtmpfs creates and removes the node; give it (or udev) a moment. */
+static inline int bb_wait_node(__u32 index, bool present)
+{
+	unsigned int ms;
+	char path[64];
+	struct stat st;
+
+	bb_node_path(path, sizeof(path), index);
+	for (ms = 0; ms < BB_NODE_WAIT_MS; ms += 10) {
+		bool there = !stat(path, &st) && S_ISCHR(st.st_mode);
+
+		if (there == present)
+			return 0;
+		bb_sleep_ms(10);
+	}
+	return -ETIMEDOUT;
+}
+
+static inline int bb_open_index(__u32 index, int oflags)
+{
+	char path[64];
+	int fd;
+
+	if (bb_wait_node(index, true))
+		return -ETIMEDOUT;
+	bb_node_path(path, sizeof(path), index);
+	fd = open(path, oflags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static inline int bb_get_info(int fd, struct blkbatch_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, BLKBATCH_IOC_GET_INFO, info) ? -errno : 0;
+}
+
+/*
+ * A test that died without its teardown leaves the disk attached and every
+ * later attach fails with -EBUSY; the suite owns the module, so free all.
+ */
+static inline void bb_detach_all(void)
+{
+	__u32 i;
+
+	for (i = 0; i < BB_MAX_INDEX; i++)
+		if (!bb_detach_wait(i, 1000))
+			fprintf(stderr, "# detached leftover blkbatch%u\n", i);
+}
+
+/* One attached disk and one open file on it: what most fixtures need. */
+struct bb_ctx {
+	const char		*disk;		/* NULL: BLKBATCH_DISK */
+	__u32			index;
+	bool			attached;
+	int			fd;
+	struct blkbatch_info	info;
+};
+
+static inline int bb_ctx_attach(struct bb_ctx *c, __u32 flags)
+{
+	const char *disk = c->disk ? c->disk : bb_disk();
+	int ret;
+
+	ret = bb_attach(disk, flags, &c->index);
+	if (ret == -EBUSY) {
+		bb_detach_all();
+		ret = bb_attach(disk, flags, &c->index);
+	}
+	if (ret)
+		fprintf(stderr, "# attach %s: %s\n", disk, strerror(-ret));
+	c->attached = !ret;
+	return ret;
+}
+
+static inline int bb_ctx_detach(struct bb_ctx *c)
+{
+	int ret;
+
+	if (!c->attached)
+		return 0;
+	ret = bb_detach_wait(c->index, BB_DETACH_WAIT_MS);
+	if (!ret)
+		c->attached = false;
+	return ret;
+}
+
+static inline void bb_ctx_close(struct bb_ctx *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Attach with @flags, open with @oflags, read the info; undo on failure. */
+static inline int bb_ctx_setup(struct bb_ctx *c, __u32 flags, int oflags)
+{
+	int ret;
+
+	c->fd = -1;
+	ret = bb_ctx_attach(c, flags);
+	if (ret)
+		return ret;
+	ret = bb_open_index(c->index, oflags);
+	if (ret < 0)
+		goto out_detach;
+	c->fd = ret;
+	ret = bb_get_info(c->fd, &c->info);
+	if (ret)
+		goto out_close;
+	return 0;
+
+out_close:
+	bb_ctx_close(c);
+out_detach:
+	fprintf(stderr, "# setup of blkbatch%u: %s\n", c->index,
+		strerror(-ret));
+	bb_ctx_detach(c);
+	return ret;
+}
+
+static inline int bb_ctx_teardown(struct bb_ctx *c)
+{
+	bb_ctx_close(c);
+	return bb_ctx_detach(c);
+}
+
+/*
+ * A null_blk disk (configfs) whose every I/O completes after @ms: "a batch
+ * is in flight" then holds for that long instead of racing a fast disk.
+ * Needs null_blk loaded (run-vm.sh --nullblk) and configfs mounted.
+ */
+#define BB_NULLB_CFG	"/sys/kernel/config/nullb"
+
+static inline int bb_cfg_write(const char *dir, const char *attr,
+			       unsigned long long val)
+{
+	char path[256];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%llu\n", val) < 0 ? -EIO : 0;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+struct bb_slow_disk {
+	char	cfg[128];
+	char	dev[64];
+};
+
+static inline void bb_slow_disk_destroy(struct bb_slow_disk *d)
+{
+	bb_cfg_write(d->cfg, "power", 0);
+	rmdir(d->cfg);
+}
+
+static inline int bb_slow_disk_power_on(struct bb_slow_disk *d,
+					unsigned int ms)
+{
+	int ret;
+
+	ret = bb_cfg_write(d->cfg, "size", 64);		/* MiB */
+	if (!ret)
+		ret = bb_cfg_write(d->cfg, "irqmode", 2);	/* timer */
+	if (!ret)
+		ret = bb_cfg_write(d->cfg, "completion_nsec", ms * 1000000ULL);
+	if (!ret)
+		ret = bb_cfg_write(d->cfg, "power", 1);
+	return ret;
+}
+
+static inline int bb_slow_disk_create(struct bb_slow_disk *d,
+				      const char *name, unsigned int ms)
+{
+	unsigned int waited;
+	int ret;
+
+	snprintf(d->cfg, sizeof(d->cfg), BB_NULLB_CFG "/%s", name);
+	/* null_blk names configfs disks after their directory */
+	snprintf(d->dev, sizeof(d->dev), "/dev/%s", name);
+	bb_slow_disk_destroy(d);	/* a crashed run's leftover */
+	if (mkdir(d->cfg, 0755))
+		return -errno;
+	ret = bb_slow_disk_power_on(d, ms);
+	for (waited = 0; !ret && access(d->dev, F_OK); waited += 10) {
+		if (waited >= BB_NODE_WAIT_MS)
+			ret = -ENOENT;
+		else
+			bb_sleep_ms(10);
+	}
+	if (ret) {
+		fprintf(stderr, "# slow disk %s: %s\n", name, strerror(-ret));
+		bb_slow_disk_destroy(d);
+	}
+	return ret;
+}
+
+/* Page-aligned anonymous memory, populated so faults do not skew timing. */
+static inline void *bb_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static inline void bb_free(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
+/*
+ * Data patterns: every 8-byte word encodes its device offset and a seed,
+ * so data landing at the wrong offset or a stale read is detected.
+ */
+static inline __u64 bb_word(__u64 devoff, __u64 seed)
+{
+	return (devoff * 0x9e3779b97f4a7c15ULL) ^ seed;
+}
+
+static inline void bb_fill(void *buf, size_t len, __u64 devoff, __u64 seed)
+{
+	__u64 *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = bb_word(devoff + i * 8, seed);
+}
+
+/* Byte offset of the first bad word, or -1 when @buf matches. */
+static inline long bb_check(const void *buf, size_t len, __u64 devoff,
+			    __u64 seed)
+{
+	const __u64 *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (w[i] != bb_word(devoff + i * 8, seed))
+			return i * 8;
+	return -1;
+}
+
+static inline bool bb_all_bytes(const void *buf, size_t len, __u8 val)
+{
+	const __u8 *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != val)
+			return false;
+	return true;
+}
+
+/* O_DIRECT I/O on the underlying disk, bypassing blkbatch. */
+static inline int bb_disk_io(bool write, void *buf, size_t len, __u64 off)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(bb_disk(), (write ? O_RDWR : O_RDONLY) | O_DIRECT |
+		  O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	if (n < 0)
+		n = -errno;
+	else if ((size_t)n != len)
+		n = -EIO;
+	else
+		n = 0;
+	close(fd);
+	return n;
+}
+
+static inline void bb_entry(struct blkbatch_entry *e, __u8 op, void *buf,
+			    __u32 len, __u64 off)
+{
+	memset(e, 0, sizeof(*e));
+	e->op = op;
+	e->len = len;
+	e->offset = off;
+	e->addr = (uintptr_t)buf;
+}
+
+/* Fill an SQE128 by hand: validation tests corrupt what they like after. */
+static inline void bb_prep_raw(struct io_uring_sqe *sqe, int fd,
+			       const struct blkbatch_cmd *cmd)
+{
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = BLKBATCH_URING_CMD_SUBMIT;
+	memcpy(sqe->cmd, cmd, sizeof(*cmd));
+}
+
+struct bb_res {
+	__u64	user_data;
+	int	res;
+	__u64	res2;	/* CQE32 rings only */
+};
+
+static inline int bb_reap(struct io_uring *ring, struct bb_res *r,
+			  unsigned int timeout_s)
+{
+	struct __kernel_timespec ts = { .tv_sec = timeout_s };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	do {
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	} while (ret == -EINTR);
+	if (ret)
+		return ret;
+	r->user_data = cqe->user_data;
+	r->res = cqe->res;
+	r->res2 = ring->flags & IORING_SETUP_CQE32 ? cqe->big_cqe[0] : 0;
+	io_uring_cqe_seen(ring, cqe);
+	return 0;
+}
+
+/* Submit an already prepared SQE and reap its CQE. */
+static inline int bb_submit_reap(struct io_uring *ring, struct bb_res *r)
+{
+	int ret;
+
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	return bb_reap(ring, r, BB_CQE_WAIT_S);
+}
+
+/* One batch, filled by hand, on a raw ring: its CQE. */
+static inline int bb_run_raw(struct io_uring *ring, int fd,
+			     const struct blkbatch_cmd *cmd, struct bb_res *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY;
+	bb_prep_raw(sqe, fd, cmd);
+	return bb_submit_reap(ring, r);
+}
+
+static inline int bb_ring_init(struct io_uring *ring, unsigned int flags)
+{
+	return io_uring_queue_init(BB_RING_DEPTH, ring,
+				   IORING_SETUP_SQE128 | flags);
+}
+
+/* Kernel release as a comparable number, e.g. 6.12 -> 0x60c. */
+static inline unsigned int bb_kernel_version(void)
+{
+	unsigned int major, minor;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return 0;
+	return major << 8 | minor;
+}
+
+#define BB_KV(a, b)	((a) << 8 | (b))
+
+#endif /* BLKBATCH_TEST_H */
