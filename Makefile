@@ -6,8 +6,9 @@
 #   make KDIR=... build the module against one local kernel tree only
 
 CACHE		?= $(CURDIR)/.cache
-KERNELS		?= 6.12 6.1
-DEFAULT_KERNEL	?= 6.12
+# Kernel series come from qemu/kernels.conf, the one place they are named.
+KERNELS		?= $(shell bash -c '. qemu/kernels.conf; echo $${KERNEL_SERIES[*]}')
+DEFAULT_KERNEL	?= $(firstword $(KERNELS))
 W		?= 1
 
 export BLKBATCH_CACHE := $(CACHE)
@@ -49,6 +50,7 @@ demo: all
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
 check: all
+	$(MAKE) -C userlib test
 	qemu/check.sh $(KERNELS)
 
 clean:
