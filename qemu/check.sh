@@ -27,6 +27,9 @@ cd "$repo" # the guest runs CMD in the same directory
 . "$here/kernels.conf"
 [ $# -gt 0 ] || set -- "${KERNEL_SERIES[@]}"
 cmd=${BLKBATCH_GUEST_CMD:-selftests/run-guest.sh}
+# Memory debugging the stock kernels can do at no build cost: a
+# use-after-free or overrun in the module becomes a splat, not a pass.
+export BLKBATCH_VM_APPEND=${BLKBATCH_VM_APPEND-slub_debug=FZPU page_poison=1}
 
 pass=0 fail=0 skip=0 why=()
 for s in "$@"; do

@@ -211,13 +211,15 @@ else
 	status=${end#*status=}; status=${status%% *}
 	taint=${end##*tainted=}
 fi
-splat='BUG:|WARNING:|Oops|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|kmemleak: [1-9][0-9]* new suspected|Call Trace'
+# SLUB debugging reports "BUG <cache> (...): Poison overwritten" etc.
+splat='BUG:|BUG [^ ]+ \(|WARNING:|Oops|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|kmemleak: [1-9][0-9]* new suspected|Call Trace|Poison overwritten|Redzone overwritten|Freepointer corrupt'
 if [ -f "$out/dmesg.txt" ] && s=$(grep -aE -m1 "$splat" "$out/dmesg.txt"); then
 	fail+=("kernel splat, see dmesg.txt: $s")
 fi
-# W (512, a WARN) or D (128, an oops) fail; O (4096) and E (8192) from
-# our out-of-tree unsigned module are expected.
-[ $((taint & (512 | 128))) -eq 0 ] || fail+=("kernel tainted W or D (tainted=$taint)")
+# W (512, a WARN), D (128, an oops) or B (32, bad page / slab corruption)
+# fail; O (4096) and E (8192) from our out-of-tree unsigned module are
+# expected.
+[ $((taint & (512 | 128 | 32))) -eq 0 ] || fail+=("kernel tainted W, D or B (tainted=$taint)")
 
 rc=${status:-1}
 if [ ${#fail[@]} -gt 0 ]; then

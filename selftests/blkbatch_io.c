@@ -28,6 +28,8 @@
 #define REGION_FIXED		REGION(19)
 #define REGION_UNALIGNED	REGION(20)
 #define REGION_SYNCIOC		REGION(21)
+#define REGION_SQPOLL		REGION(22)
+#define REGION_ASYNC		REGION(23)
 #define REGION_LARGE_MAX	(32U * SZ_1M)
 /* Seconds for the tests that move tens of MiB on an emulated guest. */
 #define SLOW_TIMEOUT		120
@@ -639,11 +641,17 @@ TEST_F(io, iopoll_ring)
 	struct blkbatch_ring pr;
 	void *buf = bb_alloc(SZ_64K);
 
-	if (!has(self, BLKBATCH_F_IOPOLL))
-		SKIP(return, "no BLKBATCH_F_IOPOLL");
 	ASSERT_NE(NULL, buf);
 	ASSERT_EQ(0, blkbatch_ring_init(&pr, BB_RING_DEPTH,
 					BLKBATCH_RING_IOPOLL));
+	if (!has(self, BLKBATCH_F_IOPOLL)) {
+		/* a clean refusal, never a hang or a half-done batch */
+		EXPECT_EQ(-EOPNOTSUPP, blkbatch_pread(&pr, self->ctx.fd, buf,
+						      SZ_64K, REGION_IOPOLL));
+		blkbatch_ring_exit(&pr);
+		bb_free(buf, SZ_64K);
+		return;
+	}
 	bb_fill(buf, SZ_64K, REGION_IOPOLL, 18);
 	EXPECT_EQ(SZ_64K, blkbatch_pwrite(&pr, self->ctx.fd, buf, SZ_64K,
 					  REGION_IOPOLL));
@@ -669,14 +677,26 @@ TEST_F(io, fixed_buffer)
 	__s32 st[4];
 	unsigned int i;
 
-	if (!has(self, BLKBATCH_F_FIXED))
-		SKIP(return, "no BLKBATCH_F_FIXED");
 	iov.iov_base = bb_alloc(len);
 	iov.iov_len = len;
 	outside = bb_alloc(SZ_64K);
 	ASSERT_NE(NULL, iov.iov_base);
 	ASSERT_NE(NULL, outside);
 	ASSERT_EQ(0, io_uring_register_buffers(ring, &iov, 1));
+	if (!has(self, BLKBATCH_F_FIXED)) {
+		blkbatch_batch_init(&b, ent, st, 4);
+		ASSERT_LE(0, blkbatch_batch_add_read(&b, iov.iov_base, SZ_64K,
+						     REGION_FIXED));
+		sqe = io_uring_get_sqe(ring);
+		ASSERT_NE(NULL, sqe);
+		blkbatch_prep_submit_fixed(sqe, self->ctx.fd, &b, 0);
+		ASSERT_EQ(0, bb_submit_reap(ring, &r));
+		EXPECT_EQ(-EOPNOTSUPP, r.res);
+		io_uring_unregister_buffers(ring);
+		bb_free(iov.iov_base, len);
+		bb_free(outside, SZ_64K);
+		return;
+	}
 
 	bb_fill(iov.iov_base, len, REGION_FIXED, 19);
 	blkbatch_batch_init(&b, ent, st, 4);
@@ -705,6 +725,78 @@ TEST_F(io, fixed_buffer)
 	io_uring_unregister_buffers(ring);
 	bb_free(iov.iov_base, len);
 	bb_free(outside, SZ_64K);
+}
+
+/*
+ * Write then read back NR_RING_ENTRIES x 4 KiB at @off in two batches on
+ * ring @r, each SQE with @sqe_flags: other ring kinds, same results.
+ */
+#define NR_RING_ENTRIES	32U
+
+static void rw_on_ring(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(io) * self, struct blkbatch_ring *r,
+		       __u8 sqe_flags, __u64 off, __u64 seed)
+{
+	size_t len = NR_RING_ENTRIES * SZ_4K;
+	struct blkbatch_entry ent[NR_RING_ENTRIES];
+	__s32 st[NR_RING_ENTRIES];
+	struct blkbatch_batch b;
+	struct blkbatch_cqe cqe;
+	struct io_uring_sqe *sqe;
+	void *buf = bb_alloc(len);
+	unsigned int i, pass;
+
+	ASSERT_NE(NULL, buf);
+	bb_fill(buf, len, off, seed);
+	for (pass = 0; pass < 2; pass++) {
+		blkbatch_batch_init(&b, ent, st, NR_RING_ENTRIES);
+		for (i = 0; i < NR_RING_ENTRIES; i++) {
+			if (pass)
+				blkbatch_batch_add_read(&b, buf + i * SZ_4K,
+							SZ_4K, off + i * SZ_4K);
+			else
+				blkbatch_batch_add_write(&b, buf + i * SZ_4K,
+							 SZ_4K,
+							 off + i * SZ_4K, 0);
+		}
+		if (pass)
+			memset(buf, 0xa5, len);
+		sqe = io_uring_get_sqe(&r->ring);
+		ASSERT_NE(NULL, sqe);
+		blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+		sqe->flags |= sqe_flags;
+		sqe->user_data = 77 + pass;
+		ASSERT_LE(0, io_uring_submit(&r->ring));
+		ASSERT_EQ(0, blkbatch_wait(r, &cqe));
+		EXPECT_EQ(77U + pass, cqe.user_data);
+		EXPECT_EQ((int)NR_RING_ENTRIES, cqe.res);
+		for (i = 0; i < NR_RING_ENTRIES; i++)
+			EXPECT_EQ((__s32)SZ_4K, st[i]);
+	}
+	EXPECT_EQ(-1, bb_check(buf, len, off, seed));
+	bb_free(buf, len);
+}
+
+/* The SQ thread submits; it is also where the completion work runs. */
+TEST_F(io, sqpoll_ring)
+{
+	struct blkbatch_ring r;
+
+	ASSERT_EQ(0, blkbatch_ring_init(&r, BB_RING_DEPTH,
+					BLKBATCH_RING_SQPOLL));
+	rw_on_ring(_metadata, self, &r, 0, REGION_SQPOLL, 22);
+	blkbatch_ring_exit(&r);
+	bb_expect_pattern(_metadata, self, REGION_SQPOLL,
+			  NR_RING_ENTRIES * SZ_4K, 22);
+}
+
+/* Issued from an io-wq worker instead of the submitting task. */
+TEST_F(io, iosqe_async)
+{
+	rw_on_ring(_metadata, self, &self->ring, IOSQE_ASYNC, REGION_ASYNC,
+		   23);
+	bb_expect_pattern(_metadata, self, REGION_ASYNC,
+			  NR_RING_ENTRIES * SZ_4K, 23);
 }
 
 TEST_HARNESS_MAIN
