@@ -16,7 +16,7 @@ export BLKBATCH_CACHE := $(CACHE)
 # Kbuild runs in build/<kernel>/ with the sources linked in.
 KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi
 
-.PHONY: all deps modules module userlib selftests demo check clean
+.PHONY: all deps modules module userlib selftests demo check checkpatch clean
 
 all: deps modules userlib selftests
 
@@ -49,9 +49,26 @@ selftests: userlib
 demo: all
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
-check: all
+check: all checkpatch
 	$(MAKE) -C userlib test
 	qemu/check.sh $(KERNELS)
+
+# checkpatch.pl --strict from Debian's linux-source-6.12, never committed.
+# compat.h alone may compare LINUX_VERSION_CODE: that is its job.
+CP_DIR := build/checkpatch
+CP := $(CP_DIR)/checkpatch.pl --strict --no-tree --quiet --show-types -f
+
+$(CP_DIR)/.stamp:
+	@mkdir -p $(CP_DIR)
+	tar -xJf /usr/src/linux-source-6.12.tar.xz -C $(CP_DIR) \
+		--strip-components=2 --wildcards '*/scripts/checkpatch.pl' \
+		'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch'
+	@touch $@
+
+checkpatch: deps $(CP_DIR)/.stamp
+	$(CP) $(filter-out kmod/compat.h,$(wildcard kmod/*.[ch])) \
+		uapi/linux/blkbatch.h
+	$(CP) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON kmod/compat.h
 
 clean:
 	rm -rf build
