@@ -2,15 +2,19 @@
 /*
  * Bio building, submission and completion.
  *
- * Completion rules (see the io_uring notes in the README): ->bi_end_io
- * runs in interrupt context, so it only records the status, drops what can
- * be dropped there and counts down; the last bio hands the batch to task
- * context, which unpins read pages, writes statuses to the user and frees.
+ * Completion rules (see the README): ->bi_end_io runs in interrupt
+ * context, so it records the status, unpins and frees the bio and counts
+ * down; the last bio hands the batch to its completion, which writes the
+ * statuses from task context.  Bios are freed as they complete, never held
+ * for the batch, so pins and bioset reserves stay bounded by what is in
+ * flight.
  */
-#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 #include "blkbatch.h"
 
@@ -18,6 +22,13 @@
 #define BB_BIO_POOL_SIZE	64
 
 static struct bio_set bb_bioset;
+
+/*
+ * Read bios whose pages were cleaned while the device wrote into them:
+ * dirtying them again needs the page lock, so a work item does it.
+ */
+static struct workqueue_struct *bb_wq;
+static LLIST_HEAD(bb_redirty_list);
 
 static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
 {
@@ -32,6 +43,49 @@ static void bb_batch_put(struct bb_batch *b)
 		b->complete(b);
 }
 
+/*
+ * Reads dirty the user's pages before the I/O, as the kernel's direct I/O
+ * does with bio_set_pages_dirty() (which 6.1 does not export).
+ */
+static void bb_bio_set_pages_dirty(struct bio *bio)
+{
+	struct folio_iter fi;
+
+	bio_for_each_folio_all(fi, bio) {
+		if (folio_test_dirty(fi.folio))
+			continue;
+		folio_lock(fi.folio);
+		folio_mark_dirty(fi.folio);
+		folio_unlock(fi.folio);
+	}
+}
+
+static bool bb_bio_pages_dirty(struct bio *bio)
+{
+	struct folio_iter fi;
+
+	bio_for_each_folio_all(fi, bio)
+		if (!folio_test_dirty(fi.folio))
+			return false;
+	return true;
+}
+
+static void bb_redirty_fn(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&bb_redirty_list);
+	struct bb_bio *bbio, *tmp;
+
+	llist_for_each_entry_safe(bbio, tmp, list, node) {
+		struct bb_batch *b = bbio->bio.bi_private;
+
+		bio_release_pages(&bbio->bio, true);
+		bio_put(&bbio->bio);
+		bb_batch_put(b);
+	}
+}
+
+static DECLARE_WORK(bb_redirty_work, bb_redirty_fn);
+
 static void bb_bio_end_io(struct bio *bio)
 {
 	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
@@ -40,14 +94,14 @@ static void bb_bio_end_io(struct bio *bio)
 	if (unlikely(bio->bi_status))
 		bb_entry_fail(b, bbio->idx,
 			      blk_status_to_errno(bio->bi_status));
-	if (op_is_write(bio_op(bio))) {
-		/* Unpinning without dirtying is safe in interrupt context. */
-		bio_release_pages(bio, false);
-		bio_put(bio);
-	} else {
-		/* Dirtying pages may sleep: task context does it. */
-		llist_add(&bbio->node, &b->done_bios);
+	if (unlikely(!op_is_write(bio_op(bio)) && !bb_bio_pages_dirty(bio))) {
+		llist_add(&bbio->node, &bb_redirty_list);
+		queue_work(bb_wq, &bb_redirty_work);
+		return;
 	}
+	/* Unpinning without dirtying is safe in interrupt context. */
+	bio_release_pages(bio, false);
+	bio_put(bio);
 	bb_batch_put(b);
 }
 
@@ -60,6 +114,18 @@ static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
 	bio->bi_end_io = bb_bio_end_io;
 	atomic_inc(&b->pending);
 	submit_bio(bio);
+}
+
+/*
+ * A killed submitter stops issuing; so does an io-wq worker whose ring is
+ * going away (io-wq cancels with a notify signal).  Plain signals do not
+ * cut a batch short.
+ */
+static bool bb_issue_interrupted(void)
+{
+	if (fatal_signal_pending(current))
+		return true;
+	return (current->flags & PF_IO_WORKER) && signal_pending(current);
 }
 
 /*
@@ -88,6 +154,8 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 		struct bio *bio;
 		int ret;
 
+		if (bb_issue_interrupted())
+			return -EINTR;
 		bio = bio_alloc_bioset(bdev,
 				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
 				       opf, GFP_KERNEL, &bb_bioset);
@@ -98,10 +166,25 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 			bio_put(bio);
 			return ret;
 		}
+		if (!write)
+			bb_bio_set_pages_dirty(bio);
 		bio->bi_iter.bi_sector = sector;
 		sector += bio_sectors(bio);
 		bb_submit(b, idx, bio);
 	}
+	return 0;
+}
+
+/*
+ * Why entry @i is not issued, or 0 to issue it: an abort-on-error batch
+ * stops at its first failure, a killed submitter stops at once.
+ */
+static int bb_skip_entry(struct bb_batch *b)
+{
+	if (b->abort_on_error && READ_ONCE(b->failed))
+		return -ECANCELED;
+	if (bb_issue_interrupted())
+		return -EINTR;
 	return 0;
 }
 
@@ -114,8 +197,9 @@ void bb_batch_issue(struct bb_batch *b)
 
 	blk_start_plug(&plug);
 	for (i = 0; i < b->nr; i++) {
-		if (b->abort_on_error && READ_ONCE(b->failed)) {
-			b->err[i] = -ECANCELED;
+		ret = bb_skip_entry(b);
+		if (ret) {
+			b->err[i] = ret;
 			continue;
 		}
 		ret = bb_issue_rw(b, i);
@@ -139,21 +223,15 @@ static s32 bb_entry_result(const struct blkbatch_entry *e)
 }
 
 /*
- * Task context, every bio done: release pages, publish statuses, free.
- * Returns the CQE result: entries that succeeded, or -EFAULT if the status
- * array could not be written.  @copy_status is false for a dying task.
+ * Every bio done: publish the statuses and free the batch.  Returns the
+ * CQE result: entries that succeeded, or -EFAULT if the status array
+ * could not be written (@copy_status is false for a dying task).
  */
 int bb_batch_finish(struct bb_batch *b, bool copy_status)
 {
-	struct llist_node *list = llist_del_all(&b->done_bios);
-	struct bb_bio *bbio, *tmp;
 	u32 i, ok = 0;
 	int res;
 
-	llist_for_each_entry_safe(bbio, tmp, list, node) {
-		bio_release_pages(&bbio->bio, true);
-		bio_put(&bbio->bio);
-	}
 	for (i = 0; i < b->nr; i++) {
 		if (!b->err[i])
 			b->err[i] = bb_entry_result(&b->ents[i]);
@@ -161,8 +239,10 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 			ok++;
 	}
 	res = ok;
-	if (copy_status && b->ustatus &&
-	    copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
+	if (b->ustatus && !copy_status)
+		res = -EFAULT;
+	else if (b->ustatus &&
+		 copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
 		res = -EFAULT;
 
 	bb_dev_end_batch(b->dev);
@@ -172,11 +252,21 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 
 int bb_bio_init(void)
 {
-	return bioset_init(&bb_bioset, BB_BIO_POOL_SIZE,
-			   offsetof(struct bb_bio, bio), BIOSET_NEED_BVECS);
+	int ret;
+
+	bb_wq = alloc_workqueue("blkbatch", WQ_MEM_RECLAIM, 0);
+	if (!bb_wq)
+		return -ENOMEM;
+	ret = bioset_init(&bb_bioset, BB_BIO_POOL_SIZE,
+			  offsetof(struct bb_bio, bio), BIOSET_NEED_BVECS);
+	if (ret)
+		destroy_workqueue(bb_wq);
+	return ret;
 }
 
+/* No batch is in flight at module exit; the work may still be returning. */
 void bb_bio_exit(void)
 {
+	destroy_workqueue(bb_wq);
 	bioset_exit(&bb_bioset);
 }

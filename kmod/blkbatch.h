@@ -44,8 +44,7 @@ struct bb_dev {
  * @pending counts bios in flight plus one held by the submitter, so bios
  * completing during submission cannot finish the batch early.  @err[i] is
  * entry i's first error (0 while it has none); bios update it from
- * interrupt context with cmpxchg.  Read bios wait in @done_bios until task
- * context can dirty and unpin their pages.
+ * interrupt context with cmpxchg.
  */
 struct bb_batch {
 	struct bb_dev		*dev;
@@ -54,7 +53,6 @@ struct bb_batch {
 	atomic_t		pending;
 	bool			failed;
 	bool			abort_on_error;
-	struct llist_head	done_bios;
 	s32 __user		*ustatus;
 	u32			nr;
 	s32			*err;
@@ -63,7 +61,7 @@ struct bb_batch {
 
 /* Front padding of every bio blkbatch allocates from its bioset. */
 struct bb_bio {
-	struct llist_node	node;
+	struct llist_node	node;		/* on the re-dirty list */
 	u32			idx;
 	struct bio		bio;		/* must be last */
 };
@@ -83,7 +81,7 @@ extern unsigned int bb_max_entries;
 /* ctl.c */
 int bb_ctl_init(void);
 void bb_ctl_exit(void);
-int bb_ctl_attach_list(const char *list);
+void bb_ctl_attach_list(const char *list);
 
 /* cmd.c */
 int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);

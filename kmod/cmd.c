@@ -138,6 +138,10 @@ static int bb_check_cmd(const struct blkbatch_cmd *cmd)
 		return -EINVAL;
 	if (cmd->nr > bb_max_entries)
 		return -E2BIG;
+	/* nr <= BB_MAX_MAX_ENTRIES: the sizes cannot overflow */
+	if (!access_ok(u64_to_user_ptr(cmd->entries),
+		       (size_t)cmd->nr * sizeof(struct blkbatch_entry)))
+		return -EFAULT;
 	if (cmd->status &&
 	    !access_ok(u64_to_user_ptr(cmd->status),
 		       (size_t)cmd->nr * sizeof(s32)))
@@ -145,20 +149,21 @@ static int bb_check_cmd(const struct blkbatch_cmd *cmd)
 	return 0;
 }
 
+/* Charged to the submitter's memcg: it decides how big a batch is. */
 static struct bb_batch *bb_batch_alloc(u32 nr)
 {
 	struct bb_batch *b;
 	size_t size;
 
-	/* nr <= BB_MAX_MAX_ENTRIES: none of this can overflow */
 	size = struct_size(b, ents, nr) + nr * sizeof(*b->err);
-	b = kvzalloc(size, GFP_KERNEL);
+	b = kvmalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return NULL;
+	memset(b, 0, sizeof(*b));
 	b->err = (s32 *)&b->ents[nr];
+	memset(b->err, 0, nr * sizeof(*b->err));
 	b->nr = nr;
 	atomic_set(&b->pending, 1);
-	init_llist_head(&b->done_bios);
 	return b;
 }
 
@@ -229,13 +234,16 @@ static void bb_uring_batch_done(struct bb_batch *b)
 	io_uring_cmd_complete_in_task(b->ioucmd, bb_uring_complete);
 }
 
+/*
+ * Transport checks first (the SQE itself), then the batch.  Errors that
+ * name an entry set *@bad.
+ */
 static int bb_uring_submit(struct io_uring_cmd *ioucmd,
-			   unsigned int issue_flags)
+			   unsigned int issue_flags, u64 *bad)
 {
 	struct bb_dev *dev = ioucmd->file->private_data;
 	struct blkbatch_cmd cmd;
 	struct bb_batch *b;
-	u64 bad;
 	int ret;
 
 	BUILD_BUG_ON(sizeof(cmd) != 80);
@@ -251,15 +259,10 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	ret = bb_dev_start_batch(dev);
 	if (ret)
 		return ret;
-	b = bb_batch_create(dev, ioucmd->file, &cmd, &bad);
+	b = bb_batch_create(dev, ioucmd->file, &cmd, bad);
 	if (IS_ERR(b)) {
 		bb_dev_end_batch(dev);
-		ret = PTR_ERR(b);
-		if (!(issue_flags & IO_URING_F_CQE32))
-			return ret;
-		/* Only a CQE32 can say which entry was bad. */
-		io_uring_cmd_done(ioucmd, ret, bad, issue_flags);
-		return -EIOCBQUEUED;
+		return PTR_ERR(b);
 	}
 
 	b->ioucmd = ioucmd;
@@ -271,10 +274,20 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 
 int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 {
+	u64 bad = BLKBATCH_NO_ENTRY;
+	int ret;
+
 	switch (ioucmd->cmd_op) {
 	case BLKBATCH_URING_CMD_SUBMIT:
-		return bb_uring_submit(ioucmd, issue_flags);
+		ret = bb_uring_submit(ioucmd, issue_flags, &bad);
+		break;
 	default:
-		return -ENOTTY;
+		ret = -ENOTTY;
+		break;
 	}
+	if (ret == -EIOCBQUEUED || !(issue_flags & IO_URING_F_CQE32))
+		return ret;
+	/* A CQE32 says which entry was bad, or that none was. */
+	io_uring_cmd_done(ioucmd, ret, bad, issue_flags);
+	return -EIOCBQUEUED;
 }

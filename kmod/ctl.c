@@ -3,6 +3,7 @@
  * Device lifecycle: the control device, attach and detach, and the
  * per-device character device /dev/blkbatchN.
  */
+#include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -52,32 +53,38 @@ static u32 bb_sectors_to_u32_bytes(u64 sectors)
 	return min_t(u64, U32_MAX, sectors << SECTOR_SHIFT);
 }
 
-static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
+static void bb_fill_info(struct bb_dev *dev, struct blkbatch_info *info)
 {
 	struct block_device *bdev = dev->bdev.bdev;
-	struct blkbatch_info info = { };
-	u64 max_hw;
-	int ret;
+	u64 max_hw = queue_max_hw_sectors(bdev_get_queue(bdev));
 
-	/* The active reference keeps the bdev open while we read it. */
-	ret = bb_dev_start_batch(dev);
-	if (ret)
-		return ret;
-	info.capacity = bdev_nr_bytes(bdev);
-	info.features = bb_features(bdev);
-	info.logical_block_size = bdev_logical_block_size(bdev);
-	info.physical_block_size = bdev_physical_block_size(bdev);
-	info.dma_alignment = bdev_dma_alignment(bdev) + 1;
-	info.max_entries = bb_max_entries;
-	info.max_entry_bytes = bb_max_entry_bytes(bdev);
-	max_hw = queue_max_hw_sectors(bdev_get_queue(bdev));
-	info.max_hw_bytes = bb_sectors_to_u32_bytes(max_hw);
-	info.max_discard_bytes =
+	info->capacity = bdev_nr_bytes(bdev);
+	info->features = bb_features(bdev);
+	info->logical_block_size = bdev_logical_block_size(bdev);
+	info->physical_block_size = bdev_physical_block_size(bdev);
+	info->dma_alignment = bdev_dma_alignment(bdev) + 1;
+	info->max_entries = bb_max_entries;
+	info->max_entry_bytes = bb_max_entry_bytes(bdev);
+	info->max_hw_bytes = bb_sectors_to_u32_bytes(max_hw);
+	info->max_discard_bytes =
 		bb_sectors_to_u32_bytes(bdev_max_discard_sectors(bdev));
-	info.attach_flags = dev->attach_flags;
-	info.index = dev->index;
-	info.version = BLKBATCH_VERSION;
-	bb_dev_end_batch(dev);
+	info->attach_flags = dev->attach_flags;
+	info->index = dev->index;
+	info->version = BLKBATCH_VERSION;
+}
+
+static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
+{
+	struct blkbatch_info info = { };
+
+	/* Under the lock a detach cannot close the bdev we read from. */
+	spin_lock(&dev->lock);
+	if (dev->dead) {
+		spin_unlock(&dev->lock);
+		return -ENODEV;
+	}
+	bb_fill_info(dev, &info);
+	spin_unlock(&dev->lock);
 
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
@@ -128,7 +135,11 @@ static const struct file_operations bb_dev_fops = {
 	.llseek		= noop_llseek,
 };
 
-static int bb_attach(const char *path, u32 flags, u32 *index)
+/*
+ * Attach @path.  The index reaches @uindex (if any) before the device node
+ * exists, so a fault there needs no racy undo of a visible device.
+ */
+static int bb_attach(const char *path, u32 flags, u32 __user *uindex)
 {
 	bool write = !(flags & BLKBATCH_ATTACH_F_RDONLY);
 	struct bb_dev *dev;
@@ -155,6 +166,10 @@ static int bb_attach(const char *path, u32 flags, u32 *index)
 			ret = -ENOSPC;
 		goto out_unlock;
 	}
+	if (uindex && put_user(id, uindex)) {
+		ret = -EFAULT;
+		goto out_erase;
+	}
 	dev->index = id;
 	snprintf(dev->name, sizeof(dev->name), "blkbatch%u", id);
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
@@ -168,7 +183,6 @@ static int bb_attach(const char *path, u32 flags, u32 *index)
 
 	pr_info("attached %s as %s%s\n", path, dev->name,
 		write ? "" : " (read-only)");
-	*index = id;
 	return 0;
 
 out_erase:
@@ -230,17 +244,9 @@ static int bb_ctl_attach(struct blkbatch_attach __user *uarg)
 	path = strndup_user(u64_to_user_ptr(arg.path), PATH_MAX);
 	if (IS_ERR(path))
 		return PTR_ERR(path);
-	ret = bb_attach(path, arg.flags, &arg.index);
+	ret = bb_attach(path, arg.flags, &uarg->index);
 	kfree(path);
-	if (ret)
-		return ret;
-
-	if (put_user(arg.index, &uarg->index)) {
-		/* Nobody learnt the index: undo rather than leak the device. */
-		bb_detach(arg.index);
-		return -EFAULT;
-	}
-	return 0;
+	return ret;
 }
 
 static int bb_ctl_detach(struct blkbatch_detach __user *uarg)
@@ -257,6 +263,10 @@ static int bb_ctl_detach(struct blkbatch_detach __user *uarg)
 static long bb_ctl_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
+	/* Attaching hands out raw access to any unclaimed disk. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
 	switch (cmd) {
 	case BLKBATCH_CTL_ATTACH:
 		return bb_ctl_attach((void __user *)arg);
@@ -281,29 +291,29 @@ static struct miscdevice bb_ctl_misc = {
 	.mode		= 0600,
 };
 
-/* Attach the comma-separated paths of the "attach" module parameter. */
-int bb_ctl_attach_list(const char *list)
+/*
+ * Attach the comma-separated paths of the "attach" module parameter.  A
+ * path that fails is reported and skipped, never fatal: once the control
+ * device exists, failing module init could free code behind an open file.
+ */
+void bb_ctl_attach_list(const char *list)
 {
 	char *copy, *cur, *path;
-	u32 index;
-	int ret = 0;
+	int ret;
 
 	copy = kstrdup(list, GFP_KERNEL);
 	if (!copy)
-		return -ENOMEM;
+		return;
 	cur = copy;
 	while ((path = strsep(&cur, ",")) != NULL) {
 		path = strim(path);
 		if (!*path)
 			continue;
-		ret = bb_attach(path, 0, &index);
-		if (ret) {
+		ret = bb_attach(path, 0, NULL);
+		if (ret)
 			pr_err("cannot attach %s: %d\n", path, ret);
-			break;
-		}
 	}
 	kfree(copy);
-	return ret;
 }
 
 int bb_ctl_init(void)

@@ -35,15 +35,10 @@ static int __init bb_init(void)
 	ret = bb_ctl_init();
 	if (ret)
 		goto out_bio;
-	if (g_attach) {
-		ret = bb_ctl_attach_list(g_attach);
-		if (ret)
-			goto out_ctl;
-	}
+	if (g_attach)
+		bb_ctl_attach_list(g_attach);
 	return 0;
 
-out_ctl:
-	bb_ctl_exit();
 out_bio:
 	bb_bio_exit();
 	return ret;

@@ -14,6 +14,11 @@
  * 1. The kernel copies struct blkbatch_cmd and then the whole entry array
  *    exactly once, at issue time.  Userspace may reuse or rewrite both as
  *    soon as the SQE has been submitted; later changes are never seen.
+ *    Caveat: kernels up to at least 6.12 read a uring_cmd SQE only when
+ *    they issue it, which for a request after the head of an
+ *    IOSQE_IO_LINK chain, or one held back by IOSQE_IO_DRAIN, is after
+ *    io_uring_enter() returned; give such SQEs IOSQE_ASYNC (the kernel then
+ *    copies them at submit) or keep their SQ slot untouched until the CQE.
  *
  * 2. Every entry is validated before any I/O is issued.  If any check
  *    fails, nothing is issued, the status array is not written, the CQE
@@ -22,6 +27,12 @@
  *    BLKBATCH_NO_ENTRY if the error is not about one entry).  The checks
  *    run in this order, first failure wins:
  *
+ *      SQE:     cmd_op unknown                        -ENOTTY
+ *      SQE:     ring without IORING_SETUP_SQE128      -EOPNOTSUPP
+ *      SQE:     addr, len, ioprio or file_index set   -EINVAL
+ *      SQE:     uring_cmd_flags this module does not
+ *               support (see BLKBATCH_F_FIXED)        -EOPNOTSUPP
+ *      device:  detached                              -ENODEV
  *      command: rsvd non-zero, unknown flags          -EINVAL
  *      command: nr == 0                               -EINVAL
  *      command: nr > blkbatch_info.max_entries        -E2BIG
@@ -46,22 +57,32 @@
  * 3. Then the entries are issued in array order, each split into as many
  *    bios as the device needs; an entry is never partially reported: its
  *    status is either its full length in bytes or a negative errno.
- *    Errors found while issuing (bad user memory: -EFAULT; allocation
- *    failure: -ENOMEM) and I/O errors (-EIO and the other block layer
- *    errors) are reported per entry and do not stop the other entries,
- *    unless the batch has BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).
+ *    Entries complete in any order and are not ordered against each other
+ *    (two entries on overlapping ranges race) unless a BARRIER separates
+ *    them.  Errors found while issuing (bad user memory: -EFAULT;
+ *    allocation failure: -ENOMEM) and I/O errors (-EIO and the other block
+ *    layer errors) are reported per entry and do not stop the other
+ *    entries, unless the batch has BLKBATCH_CMD_F_ABORT_ON_ERROR (see
+ *    there).  A failed READ or WRITE entry may have been partly performed:
+ *    part of its range written, part of its buffer filled; its status is
+ *    the first error recorded for it.  If the submitting task is killed
+ *    (or, under IOSQE_ASYNC, its io-wq worker is cancelled) while the
+ *    batch is being issued, entries not yet issued report -EINTR.
  *
  * 4. When every bio of every entry has completed, the kernel writes one
  *    __s32 per entry to the status array (if cmd.status is not 0) and
  *    posts exactly one CQE.  Its res is the number of entries whose status
  *    is >= 0.  res == nr means the whole batch succeeded.  If the status
- *    array cannot be written at completion time, res is -EFAULT although
- *    the I/O was done.
+ *    array cannot be written at completion time (bad memory, or the task
+ *    that owns the ring is exiting), res is -EFAULT although the I/O was
+ *    done.
  *
  * Entry status values: READ/WRITE: len (bytes transferred); FLUSH, DISCARD,
  * WRITE_ZEROES, BARRIER: 0; -ECANCELED: not issued because of an earlier
- * failure in an ABORT_ON_ERROR batch; any other negative value: the errno
- * of that entry.
+ * failure in an ABORT_ON_ERROR batch; -EINTR: not issued because the
+ * submitter was killed; any other negative value: the errno of that entry.
+ *
+ * The control device's ioctls need CAP_SYS_ADMIN (-EPERM otherwise).
  */
 #ifndef _UAPI_LINUX_BLKBATCH_H
 #define _UAPI_LINUX_BLKBATCH_H
@@ -246,8 +267,9 @@ struct blkbatch_attach {
  * struct blkbatch_detach - BLKBATCH_CTL_DETACH on the control device.
  *
  * @index:	N of /dev/blkbatchN.  -ENODEV if nothing is attached there,
- *		-EBUSY while any batch on it is in flight.  Files still open
- *		on a detached device get -ENODEV for everything.
+ *		-EBUSY while any batch on it is in flight.  On files still
+ *		open on a detached device every batch and GET_INFO fails with
+ *		-ENODEV.
  * @flags:	must be 0.
  * @rsvd:	must be 0.
  */
