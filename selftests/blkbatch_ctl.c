@@ -3,6 +3,9 @@
  * blkbatch control device: attach and detach, their argument checks and
  * errnos, exclusivity, and read-only attach.
  */
+#include <sys/wait.h>
+#include <linux/capability.h>
+
 #include "blkbatch_test.h"
 
 FIXTURE(ctl) {
@@ -282,6 +285,44 @@ TEST_F(ctl, rdonly_attach)
 	io_uring_queue_exit(&ring);
 	bb_free(buf, SZ_64K);
 	bb_free(chk, SZ_64K);
+}
+
+/*
+ * Attach hands out raw access to any unclaimed disk: an open control
+ * file is not enough without CAP_SYS_ADMIN.
+ */
+TEST_F(ctl, needs_cap_sys_admin)
+{
+	struct blkbatch_attach a = { .path = (uintptr_t)bb_disk() };
+	struct blkbatch_detach d = { .index = self->ctx.index };
+	int ctl, status;
+	pid_t pid;
+
+	ctl = open(BLKBATCH_CTL_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ctl);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {
+			.version = _LINUX_CAPABILITY_VERSION_3,
+		};
+		struct __user_cap_data_struct none[2] = { };
+
+		/* drop every capability, keep the open control file */
+		if (syscall(SYS_capset, &h, none))
+			_exit(10);
+		if (ioctl(ctl, BLKBATCH_CTL_ATTACH, &a) != -1 || errno != EPERM)
+			_exit(11);
+		if (ioctl(ctl, BLKBATCH_CTL_DETACH, &d) != -1 || errno != EPERM)
+			_exit(12);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(ctl);
+	/* and the device the child tried to detach is still there */
+	EXPECT_EQ(0, bb_get_info(self->ctx.fd, &self->ctx.info));
 }
 
 TEST_HARNESS_MAIN

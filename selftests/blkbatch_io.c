@@ -30,6 +30,7 @@
 #define REGION_SYNCIOC		REGION(21)
 #define REGION_SQPOLL		REGION(22)
 #define REGION_ASYNC		REGION(23)
+#define REGION_SHARED		REGION(24)
 #define REGION_LARGE_MAX	(32U * SZ_1M)
 /* Seconds for the tests that move tens of MiB on an emulated guest. */
 #define SLOW_TIMEOUT		120
@@ -797,6 +798,36 @@ TEST_F(io, iosqe_async)
 		   23);
 	bb_expect_pattern(_metadata, self, REGION_ASYNC,
 			  NR_RING_ENTRIES * SZ_4K, 23);
+}
+
+/*
+ * Reads into a shared file mapping: the pages must end up dirty in the
+ * page cache (the module dirties them, as direct I/O does), so the file
+ * holds the data after munmap.
+ */
+TEST_F(io, read_into_shared_mapping)
+{
+	char path[] = "/dev/shm/blkbatch-io-XXXXXX";
+	size_t len = 16 * SZ_4K;
+	void *map, *back;
+	int fd;
+
+	bb_write_pattern(_metadata, self, REGION_SHARED, len, 24);
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, len));
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd, map,
+					       len, REGION_SHARED));
+	ASSERT_EQ(0, munmap(map, len));
+	back = bb_alloc(len);
+	ASSERT_NE(NULL, back);
+	ASSERT_EQ((ssize_t)len, pread(fd, back, len, 0));
+	EXPECT_EQ(-1, bb_check(back, len, REGION_SHARED, 24));
+	bb_free(back, len);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

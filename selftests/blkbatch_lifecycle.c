@@ -233,6 +233,68 @@ TEST_F_TIMEOUT(lifecycle, submitter_killed_in_flight, LONG_TIMEOUT)
 	ASSERT_EQ(0, reattach(&self->ctx));
 }
 
+/*
+ * Killed while the batch is still being issued: the disk takes one I/O at
+ * a time and each takes KILL_MS, so issuing KILL_NR entries takes many
+ * seconds of tag waits.  After SIGKILL issuing stops (the rest report
+ * -EINTR to nobody), the child is reaped and the disk saw only a few reads.
+ */
+#define KILL_NR		64U
+#define KILL_MS		200
+
+TEST_F_TIMEOUT(lifecycle, submitter_killed_during_issue, LONG_TIMEOUT)
+{
+	struct bb_slow_disk qd1;
+	struct bb_ctx c = { .disk = qd1.dev };
+	int pfd[2], status;
+	long reads;
+	pid_t pid;
+	char ch;
+
+	ASSERT_EQ(0, bb_slow_disk_create_qd(&qd1, "bbqd1", KILL_MS, 1));
+	ASSERT_EQ(0, bb_ctx_setup(&c, 0, O_RDWR));
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct blkbatch_entry ent[KILL_NR];
+		struct blkbatch_cmd cmd = { };
+		struct io_uring ring;
+		void *buf = bb_alloc(SZ_4K);
+		unsigned int i;
+
+		close(pfd[0]);
+		if (!buf || bb_ring_init(&ring, 0))
+			_exit(1);
+		/* gaps between entries: the plug must not merge them */
+		for (i = 0; i < KILL_NR; i++)
+			bb_entry(&ent[i], BLKBATCH_OP_READ, buf, SZ_4K,
+				 (__u64)i * 2 * SZ_4K);
+		cmd.entries = (uintptr_t)ent;
+		cmd.nr = KILL_NR;
+		bb_prep_raw(io_uring_get_sqe(&ring), c.fd, &cmd);
+		if (write(pfd[1], "s", 1) != 1)
+			_exit(1);
+		io_uring_submit(&ring);	/* issues inline: blocks here */
+		_exit(2);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &ch, 1));
+	bb_sleep_ms(3 * KILL_MS);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status)) TH_LOG("child exited %d",
+						WEXITSTATUS(status));
+	close(pfd[0]);
+
+	/* drained: detach works, and most of the batch never reached it */
+	EXPECT_EQ(0, bb_ctx_teardown(&c));
+	reads = bb_disk_reads(&qd1);
+	EXPECT_LE(0, reads);
+	EXPECT_GT((long)KILL_NR / 2, reads) TH_LOG("%ld reads issued", reads);
+	bb_slow_disk_destroy(&qd1);
+}
+
 /* --- module unload and reload -------------------------------------- */
 
 static const char *bb_ko(void)

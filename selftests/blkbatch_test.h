@@ -308,11 +308,13 @@ static inline void bb_slow_disk_destroy(struct bb_slow_disk *d)
 }
 
 static inline int bb_slow_disk_power_on(struct bb_slow_disk *d,
-					unsigned int ms)
+					unsigned int ms, unsigned int qd)
 {
 	int ret;
 
 	ret = bb_cfg_write(d->cfg, "size", 64);		/* MiB */
+	if (!ret && qd)
+		ret = bb_cfg_write(d->cfg, "hw_queue_depth", qd);
 	if (!ret)
 		ret = bb_cfg_write(d->cfg, "irqmode", 2);	/* timer */
 	if (!ret)
@@ -322,8 +324,10 @@ static inline int bb_slow_disk_power_on(struct bb_slow_disk *d,
 	return ret;
 }
 
-static inline int bb_slow_disk_create(struct bb_slow_disk *d,
-				      const char *name, unsigned int ms)
+/* @qd: the disk's queue depth, 0 for null_blk's default. */
+static inline int bb_slow_disk_create_qd(struct bb_slow_disk *d,
+					 const char *name, unsigned int ms,
+					 unsigned int qd)
 {
 	unsigned int waited;
 	int ret;
@@ -334,7 +338,7 @@ static inline int bb_slow_disk_create(struct bb_slow_disk *d,
 	bb_slow_disk_destroy(d);	/* a crashed run's leftover */
 	if (mkdir(d->cfg, 0755))
 		return -errno;
-	ret = bb_slow_disk_power_on(d, ms);
+	ret = bb_slow_disk_power_on(d, ms, qd);
 	for (waited = 0; !ret && access(d->dev, F_OK); waited += 10) {
 		if (waited >= BB_NODE_WAIT_MS)
 			ret = -ENOENT;
@@ -346,6 +350,30 @@ static inline int bb_slow_disk_create(struct bb_slow_disk *d,
 		bb_slow_disk_destroy(d);
 	}
 	return ret;
+}
+
+static inline int bb_slow_disk_create(struct bb_slow_disk *d,
+				      const char *name, unsigned int ms)
+{
+	return bb_slow_disk_create_qd(d, name, ms, 0);
+}
+
+/* Reads the disk has completed, from /sys/block/NAME/stat. */
+static inline long bb_disk_reads(const struct bb_slow_disk *d)
+{
+	char path[128];
+	long reads = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/stat",
+		 strrchr(d->dev, '/') + 1);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &reads) != 1)
+		reads = -EIO;
+	fclose(f);
+	return reads;
 }
 
 /* Page-aligned anonymous memory, populated so faults do not skew timing. */
