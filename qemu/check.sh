@@ -3,10 +3,12 @@
 #
 # qemu/check.sh [SERIES...]   (default: every series in kernels.conf)
 #
-# For each kernel series: boot it (run-vm.sh --nullblk) and run
-# selftests/run-guest.sh in the guest, then print one summary line:
+# The README's test command (make check) does all of its work here, so
+# that whatever fails, the run still ends with the one summary line
 #   N passed, N failed[, N skipped]
-# and exit non-zero if anything failed.
+# and a non-zero exit if anything failed.  Steps, each counted:
+#   host.build, host.userlib_test, host.checkpatch   on the host
+#   per kernel series: fetch, module build, then the selftests in a VM
 #
 # Counting contract with the guest runner (selftests/run-guest.sh):
 # every line of its output (OUTDIR/output.txt) that starts in column 0 with
@@ -15,33 +17,67 @@
 # That is what kselftest_harness prints per test case. So the runner must
 # not print column-0 "ok"/"not ok" lines of its own (e.g. per-program
 # summaries): indent them or prefix them with "# ". Nothing else is parsed.
-# A kernel whose VM failed (could not fetch, timeout, panic, splat, W taint)
-# adds one failure; so does a non-zero exit without any "not ok" line.
+# A kernel whose VM failed (timeout, panic, splat, taint) or that ran no
+# test adds one failure; so does a non-zero exit without any "not ok".
 #
 # BLKBATCH_GUEST_CMD replaces selftests/run-guest.sh (to test the harness).
-set -euo pipefail
+set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-cd "$repo" # the guest runs CMD in the same directory
+cd "$repo" || exit 1 # the guest runs CMD in the same directory
 . "$here/kernels.conf"
 [ $# -gt 0 ] || set -- "${KERNEL_SERIES[@]}"
 cmd=${BLKBATCH_GUEST_CMD:-selftests/run-guest.sh}
 # Memory debugging the stock kernels can do at no build cost: a
 # use-after-free or overrun in the module becomes a splat, not a pass.
 export BLKBATCH_VM_APPEND=${BLKBATCH_VM_APPEND-slub_debug=FZPU page_poison=1}
+logs=$repo/build/check
+mkdir -p "$logs"
 
-pass=0 fail=0 skip=0 why=()
-for s in "$@"; do
-	if ! kver=$("$here/fetch-kernel.sh" "$s"); then
+pass=0 fail=0 skip=0 nhost=0 why=()
+
+summary() {
+	local r line
+	for r in "${why[@]}"; do echo "# FAIL $r"; done
+	line="$pass passed, $fail failed"
+	[ "$skip" -eq 0 ] || line+=", $skip skipped"
+	echo "$line"
+}
+
+# A host step: its output goes to a log, its verdict is one TAP line.
+step() {
+	local name=$1 log=$logs/$1.log
+	shift
+	nhost=$((nhost + 1))
+	if "$@" >"$log" 2>&1; then
+		echo "ok $nhost host.$name"
+		pass=$((pass + 1))
+		return 0
+	fi
+	echo "not ok $nhost host.$name"
+	sed 's/^/# /' "$log" | tail -n 30
+	fail=$((fail + 1)) why+=("host.$name: see $log")
+	return 1
+}
+
+# One kernel: fetch, build the module, run the selftests in a VM.
+kernel() {
+	local s=$1 kver out rc=0 p f k
+	if ! kver=$("$here/fetch-kernel.sh" "$s" 2>"$logs/fetch-$s.log"); then
 		echo "# kernel series $s: cannot fetch"
-		fail=$((fail + 1)) why+=("series $s: fetch-kernel.sh failed")
-		continue
+		fail=$((fail + 1)) why+=("series $s: fetch failed, see $logs/fetch-$s.log")
+		return
 	fi
 	echo "# kernel $kver"
+	if ! make --no-print-directory module KVER="$kver" \
+		MKDIR="$BLKBATCH_CACHE/$kver/kdir" >"$logs/module-$kver.log" 2>&1; then
+		tail -n 30 "$logs/module-$kver.log" | sed 's/^/# /'
+		fail=$((fail + 1)) why+=("$kver: module build failed, see $logs/module-$kver.log")
+		return
+	fi
 	out=$repo/build/vm/check-$kver
 	rm -f "$out/output.txt" "$out/result.txt" # never count a stale run
-	rc=0
 	# shellcheck disable=SC2086 # $cmd may carry arguments
 	"$here/run-vm.sh" -k "$kver" -o "$out" --nullblk -- $cmd || rc=$?
 	read -r p f k < <(awk '/^ok /    { if (/#[ \t]*[Ss][Kk][Ii][Pp]/) k++; else p++ }
@@ -56,11 +92,18 @@ for s in "$@"; do
 		fail=$((fail + 1)) why+=("$kver: exit status $rc without a failing test")
 	elif [ "$rc" -ne 0 ]; then
 		why+=("$kver: $f test(s) failed")
+	elif [ $((p + f + k)) -eq 0 ]; then
+		fail=$((fail + 1)) why+=("$kver: no test ran")
 	fi
-done
+}
 
-for r in "${why[@]}"; do echo "# FAIL $r"; done
-line="$pass passed, $fail failed"
-[ "$skip" -eq 0 ] || line+=", $skip skipped"
-echo "$line"
+export BLKBATCH_CACHE=${BLKBATCH_CACHE:-$repo/.cache}
+if step build make --no-print-directory userlib selftests; then
+	step userlib_test make --no-print-directory -C userlib test
+	step checkpatch make --no-print-directory checkpatch
+	for s in "$@"; do
+		kernel "$s"
+	done
+fi
+summary
 [ "$fail" -eq 0 ]

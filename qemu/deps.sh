@@ -5,9 +5,15 @@
 # blkbatch (as root), or name the missing packages (otherwise).
 set -euo pipefail
 
-PKGS=(gcc make bc flex bison libelf-dev libssl-dev dwarves kmod cpio xz-utils
-      zstd pkg-config liburing-dev busybox-static qemu-system-x86 fio strace
-      linux-source-6.12 gnuplot-nox)
+PKGS=(
+	gcc make libc6-dev	# everything; libc6-dev also for the static demo
+	libelf-dev dwarves	# out-of-tree modules against Debian's headers
+	kmod cpio xz-utils	# depmod, the initramfs, .ko.xz and source tarballs
+	busybox-static qemu-system-x86	# the guest
+	liburing-dev		# libblkbatch
+	linux-source-6.12	# kselftest_harness.h and checkpatch.pl
+	fio strace		# the demo's peers and syscall counts
+)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -18,10 +24,13 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "blkbatch: missing Debian packages: ${missing[*]}" >&2
-	echo "blkbatch: run as root: apt-get install ${missing[*]}" >&2
+	echo "blkbatch: as root: apt-get update && apt-get install ${missing[*]}" >&2
 	exit 1
 fi
 echo "blkbatch: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A fresh machine may run apt at boot: wait for its lock, not fail.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get update -qq "${lock[@]}"
+apt-get install -y -qq --no-install-recommends "${lock[@]}" "${missing[@]}" \
+	>/dev/null

@@ -12,6 +12,8 @@
 # Prints exactly one line on stdout: the release (uname -r), e.g.
 # 6.1.0-56-amd64. Everything else goes to stderr.
 set -euo pipefail
+# depmod lives in /sbin, which a non-root PATH on Debian lacks.
+PATH=$PATH:/usr/sbin:/sbin
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/kernels.conf"
@@ -32,14 +34,29 @@ dep() {
 		sed -nE "s/^ *\|?Depends: ($2)\$/\1/p" | head -n1 || true
 }
 
+# Missing or stale apt lists: refresh once if we may (root), else say so.
+refreshed=0
+refresh_lists() {
+	[ "$refreshed" = 0 ] && [ "$(id -u)" -eq 0 ] || return 1
+	refreshed=1
+	say "refreshing the apt lists (apt-get update)"
+	apt-get update -qq -o DPkg::Lock::Timeout=600 >&2
+}
+
+meta_abi() {
+	local a
+	a=$(dep "$meta" "linux-image-.*-$KERNEL_FLAVOUR")
+	a=${a#linux-image-}
+	echo "${a%-$KERNEL_FLAVOUR}"
+}
+
 # A pin wins; then the meta package; then the fallback.
 pin=BLKBATCH_KVER_${series//./_}
 abi=${!pin:-}
 abi=${abi%-$KERNEL_FLAVOUR}
-if [ -z "$abi" ]; then
-	abi=$(dep "$meta" "linux-image-.*-$KERNEL_FLAVOUR")
-	abi=${abi#linux-image-}
-	abi=${abi%-$KERNEL_FLAVOUR}
+[ -n "$abi" ] || abi=$(meta_abi)
+if [ -z "$abi" ] && refresh_lists; then
+	abi=$(meta_abi)
 fi
 if [ -z "$abi" ]; then
 	abi=${KERNEL_FALLBACK[$series]}
@@ -66,9 +83,12 @@ fi
 hdr=linux-headers-$kver
 pkgs=("linux-image-$kver-unsigned" "$hdr")
 common=$(dep "$hdr" "linux-headers-.*-common")
+if [ -z "$common" ] && refresh_lists; then
+	common=$(dep "$hdr" "linux-headers-.*-common")
+fi
 kbuild=$(dep "$hdr" "linux-kbuild-.*")
 [ -n "$common" ] && [ -n "$kbuild" ] ||
-	{ say "cannot resolve the -common/-kbuild packages of $hdr (apt-get update?)"; exit 1; }
+	{ say "cannot resolve the -common/-kbuild packages of $hdr (run apt-get update as root)"; exit 1; }
 pkgs+=("$common" "$kbuild")
 
 # Download only what is missing, into a scratch dir so an interrupted
@@ -79,7 +99,10 @@ for p in "${pkgs[@]}"; do
 	compgen -G "$dir/debs/${p}_*.deb" >/dev/null && continue
 	say "downloading $p"
 	rm -rf "$dir/debs/.part" && mkdir "$dir/debs/.part"
-	(cd "$dir/debs/.part" && apt-get download -q "${aptopt[@]}" "$p" >&2)
+	# a 404 after a Debian upload: newer lists know where it went
+	(cd "$dir/debs/.part" && apt-get download -q "${aptopt[@]}" "$p" >&2) ||
+		{ refresh_lists &&
+		  (cd "$dir/debs/.part" && apt-get download -q "${aptopt[@]}" "$p" >&2); }
 	mv "$dir/debs/.part"/*.deb "$dir/debs/"
 	rmdir "$dir/debs/.part"
 done
