@@ -205,29 +205,16 @@ static bool pop_held(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
 	return true;
 }
 
-int blkbatch_wait(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
+/* One completion: waiting for it, or -EAGAIN if there is none. */
+static int reap(struct blkbatch_ring *r, struct blkbatch_cqe *cqe, bool wait)
 {
-	struct io_uring_cqe *c;
+	struct io_uring_cqe *c = NULL;
 	int ret;
 
 	if (pop_held(r, cqe))
 		return 0;
-	ret = io_uring_wait_cqe(&r->ring, &c);
-	if (ret < 0)
-		return ret;
-	fill_cqe(&r->ring, c, cqe);
-	io_uring_cqe_seen(&r->ring, c);
-	return 0;
-}
-
-int blkbatch_peek(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
-{
-	struct io_uring_cqe *c;
-	int ret;
-
-	if (pop_held(r, cqe))
-		return 0;
-	ret = io_uring_peek_cqe(&r->ring, &c);
+	ret = wait ? io_uring_wait_cqe(&r->ring, &c)
+		   : io_uring_peek_cqe(&r->ring, &c);
 	if (ret < 0)
 		return ret;
 	if (!c)
@@ -235,6 +222,16 @@ int blkbatch_peek(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
 	fill_cqe(&r->ring, c, cqe);
 	io_uring_cqe_seen(&r->ring, c);
 	return 0;
+}
+
+int blkbatch_wait(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
+{
+	return reap(r, cqe, true);
+}
+
+int blkbatch_peek(struct blkbatch_ring *r, struct blkbatch_cqe *cqe)
+{
+	return reap(r, cqe, false);
 }
 
 static struct io_uring_cqe *cqe_at(struct io_uring *ring, unsigned int idx)

@@ -634,6 +634,21 @@ static unsigned int bench_fill(struct bench *bn, unsigned int k,
  * io_uring_enter on a ring without SQPOLL) and every blkbatch_wait that
  * finds no completion ready (one io_uring_enter that waits for one).
  */
+
+/* Refill batch @k from read number *@next on and submit it. */
+static int bench_submit(struct demo *d, struct bench *bn, unsigned int k,
+			unsigned int *next, unsigned long *enters)
+{
+	int ret;
+
+	*next += bench_fill(bn, k, *next);
+	ret = blkbatch_submit(&d->ring, d->dev.fd, &bn->b[k], k);
+	(*enters)++;
+	if (ret)
+		fail("[5] submit: %s", strerror(-ret));
+	return ret ? -1 : 0;
+}
+
 static int bench_blkbatch(struct demo *d, struct bench *bn, double *secs,
 			  unsigned long *enters)
 {
@@ -644,13 +659,8 @@ static int bench_blkbatch(struct demo *d, struct bench *bn, double *secs,
 
 	*enters = 0;
 	for (k = 0; k < 2 && next < bn->nios; k++) {
-		next += bench_fill(bn, k, next);
-		ret = blkbatch_submit(&d->ring, d->dev.fd, &bn->b[k], k);
-		(*enters)++;
-		if (ret) {
-			fail("[5] submit: %s", strerror(-ret));
+		if (bench_submit(d, bn, k, &next, enters))
 			return -1;
-		}
 		inflight++;
 	}
 	while (inflight) {
@@ -670,13 +680,8 @@ static int bench_blkbatch(struct demo *d, struct bench *bn, double *secs,
 			return -1;
 		done += bn->b[k].nr;
 		if (next < bn->nios) {
-			next += bench_fill(bn, k, next);
-			ret = blkbatch_submit(&d->ring, d->dev.fd, &bn->b[k], k);
-			(*enters)++;
-			if (ret) {
-				fail("[5] submit: %s", strerror(-ret));
+			if (bench_submit(d, bn, k, &next, enters))
 				return -1;
-			}
 			inflight++;
 		}
 	}
