@@ -255,6 +255,21 @@ static void sq_drain(struct blkbatch_ring *r)
 	}
 }
 
+/* Three NOPs (user_data 7, 8, 9) ahead of whatever comes next. */
+static void submit_nops(struct blkbatch_ring *r)
+{
+	struct io_uring_sqe *sqe;
+	int i;
+
+	sq_drain(r);
+	for (i = 0; i < 3; i++) {
+		sqe = io_uring_get_sqe(&r->ring);
+		io_uring_prep_nop(sqe);
+		sqe->user_data = 7 + i;
+	}
+	CHECK_EQ(io_uring_submit(&r->ring), 3);
+}
+
 static void test_ring(unsigned int flags)
 {
 	struct blkbatch_ring r;
@@ -309,13 +324,7 @@ static void test_ring(unsigned int flags)
 	CHECK_EQ(blkbatch_peek(&r, &cqe), -EAGAIN);
 
 	/* run picks its own CQE out from behind others and keeps them. */
-	sq_drain(&r);
-	for (i = 0; i < 3; i++) {
-		sqe = io_uring_get_sqe(&r.ring);
-		io_uring_prep_nop(sqe);
-		sqe->user_data = 7 + i;
-	}
-	CHECK_EQ(io_uring_submit(&r.ring), 3);
+	submit_nops(&r);
 	{
 		struct io_uring_cqe *c;
 
@@ -371,7 +380,6 @@ static void test_run_held(void)
 	struct blkbatch_entry ent;
 	struct blkbatch_cqe cqe;
 	struct io_uring_cqe *c;
-	struct io_uring_sqe *sqe;
 	char buf[4096] __attribute__((aligned(4096)));
 	__s32 status;
 	int fd, i, iter, held = 0;
@@ -385,13 +393,7 @@ static void test_run_held(void)
 	blkbatch_batch_init(&b, &ent, &status, 1);
 	blkbatch_batch_add_read(&b, buf, 4096, 0);
 	for (iter = 0; iter < 200; iter++) {
-		sq_drain(&r);
-		for (i = 0; i < 3; i++) {
-			sqe = io_uring_get_sqe(&r.ring);
-			io_uring_prep_nop(sqe);
-			sqe->user_data = 7 + i;
-		}
-		CHECK_EQ(io_uring_submit(&r.ring), 3);
+		submit_nops(&r);
 		CHECK_EQ(io_uring_wait_cqe_nr(&r.ring, &c, 3), 0);
 		CHECK_EQ(blkbatch_run(&r, fd, &b), -EOPNOTSUPP);
 		held += r.nr_held == 3;
