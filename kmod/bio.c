@@ -9,8 +9,9 @@
  * for the batch, so pins and bioset reserves stay bounded by what is in
  * flight.
  */
-#include <linux/sched/signal.h>
+#include <linux/file.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -94,7 +95,8 @@ static void bb_bio_end_io(struct bio *bio)
 	if (unlikely(bio->bi_status))
 		bb_entry_fail(b, bbio->idx,
 			      blk_status_to_errno(bio->bi_status));
-	if (unlikely(!op_is_write(bio_op(bio)) && !bb_bio_pages_dirty(bio))) {
+	if (unlikely(!op_is_write(bio_op(bio)) && !b->fixed &&
+		     !bb_bio_pages_dirty(bio))) {
 		llist_add(&bbio->node, &bb_redirty_list);
 		queue_work(bb_wq, &bb_redirty_work);
 		return;
@@ -129,6 +131,42 @@ static bool bb_issue_interrupted(void)
 }
 
 /*
+ * The user memory of a READ or WRITE entry: its buffer, a range of the
+ * registered buffer, or its iovec array (read now, once).  *@iov is what
+ * to kfree() afterwards.
+ */
+static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
+			 struct iov_iter *iter, struct iovec *fast,
+			 struct iovec **iov)
+{
+	int dir = e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST;
+	struct block_device *bdev = b->dev->bdev.bdev;
+	void __user *uaddr = u64_to_user_ptr(e->addr);
+	ssize_t len;
+
+	*iov = NULL;
+	if (b->fixed)
+		return io_uring_cmd_import_fixed(e->addr, e->len, dir, iter,
+						 b->ioucmd);
+	if (!(e->flags & BLKBATCH_EF_VEC)) {
+		if (!access_ok(uaddr, e->len))
+			return -EFAULT;
+		iov_iter_ubuf(iter, dir, uaddr, e->len);
+		return 0;
+	}
+	*iov = fast;
+	len = import_iovec(dir, uaddr, e->nr_vecs, UIO_FASTIOV, iov, iter);
+	if (len < 0)
+		return len;
+	/* What direct I/O asks of every segment, and the promised total. */
+	if (len != e->len ||
+	    !iov_iter_is_aligned(iter, bdev_dma_alignment(bdev),
+				 bdev_logical_block_size(bdev) - 1))
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * One READ or WRITE entry, in as many bios as its pages need; the block
  * layer splits each further to the device's limits.  Bios already sent
  * when a later one fails still complete and are counted.
@@ -137,42 +175,101 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 {
 	const struct blkbatch_entry *e = &b->ents[idx];
 	struct block_device *bdev = b->dev->bdev.bdev;
-	void __user *ubuf = u64_to_user_ptr(e->addr);
 	bool write = e->op == BLKBATCH_OP_WRITE;
 	sector_t sector = e->offset >> SECTOR_SHIFT;
+	struct iovec fast[UIO_FASTIOV], *iov;
 	struct iov_iter iter;
 	blk_opf_t opf;
+	int ret;
 
-	if (!access_ok(ubuf, e->len))
-		return -EFAULT;
-	iov_iter_ubuf(&iter, write ? ITER_SOURCE : ITER_DEST, ubuf, e->len);
+	ret = bb_entry_iter(b, e, &iter, fast, &iov);
+	if (ret)
+		goto out;
 	opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE : REQ_OP_READ;
 	if (e->flags & BLKBATCH_EF_FUA)
 		opf |= REQ_FUA;
 
 	while (iov_iter_count(&iter)) {
 		struct bio *bio;
-		int ret;
 
+		ret = -EINTR;
 		if (bb_issue_interrupted())
-			return -EINTR;
+			break;
+		ret = -ENOMEM;
 		bio = bio_alloc_bioset(bdev,
 				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
 				       opf, GFP_KERNEL, &bb_bioset);
 		if (!bio)
-			return -ENOMEM;
+			break;
 		ret = bio_iov_iter_get_pages(bio, &iter);
 		if (unlikely(ret)) {
 			bio_put(bio);
-			return ret;
+			break;
 		}
-		if (!write)
+		if (!write && !b->fixed)
 			bb_bio_set_pages_dirty(bio);
 		bio->bi_iter.bi_sector = sector;
 		sector += bio_sectors(bio);
 		bb_submit(b, idx, bio);
 	}
+out:
+	kfree(iov);
+	return ret;
+}
+
+/* A cache flush: the empty preflush write the block layer expects. */
+static int bb_issue_flush(struct bb_batch *b, u32 idx)
+{
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(b->dev->bdev.bdev, 0,
+			       REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC,
+			       GFP_KERNEL, &bb_bioset);
+	if (!bio)
+		return -ENOMEM;
+	bb_submit(b, idx, bio);
 	return 0;
+}
+
+/*
+ * DISCARD or WRITE_ZEROES: one bio for the whole range, which the block
+ * layer splits to the device's limits.  The device's support is checked
+ * here, per entry, because it can change while the batch waits at a
+ * barrier.
+ */
+static int bb_issue_range(struct bb_batch *b, u32 idx, blk_opf_t opf)
+{
+	const struct blkbatch_entry *e = &b->ents[idx];
+	struct block_device *bdev = b->dev->bdev.bdev;
+	struct bio *bio;
+
+	if (opf == REQ_OP_DISCARD ? !bdev_max_discard_sectors(bdev) :
+				    !bdev_write_zeroes_sectors(bdev))
+		return -EOPNOTSUPP;
+	bio = bio_alloc_bioset(bdev, 0, opf, GFP_KERNEL, &bb_bioset);
+	if (!bio)
+		return -ENOMEM;
+	bio->bi_iter.bi_sector = e->offset >> SECTOR_SHIFT;
+	bio->bi_iter.bi_size = e->len;
+	bb_submit(b, idx, bio);
+	return 0;
+}
+
+static int bb_issue_entry(struct bb_batch *b, u32 idx)
+{
+	switch (b->ents[idx].op) {
+	case BLKBATCH_OP_READ:
+	case BLKBATCH_OP_WRITE:
+		return bb_issue_rw(b, idx);
+	case BLKBATCH_OP_FLUSH:
+		return bb_issue_flush(b, idx);
+	case BLKBATCH_OP_DISCARD:
+		return bb_issue_range(b, idx, REQ_OP_DISCARD);
+	case BLKBATCH_OP_WRITE_ZEROES:
+		return bb_issue_range(b, idx, REQ_OP_WRITE_ZEROES);
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -188,27 +285,48 @@ static int bb_skip_entry(struct bb_batch *b)
 	return 0;
 }
 
-/* Issue every entry under one plug; completion may run before we return. */
+/*
+ * Issue the next segment under one plug: the entries up to and including
+ * the next BARRIER.  Completion may run before we return.
+ */
 void bb_batch_issue(struct bb_batch *b)
 {
 	struct blk_plug plug;
 	u32 i;
 	int ret;
 
+	/* Nothing of the previous segment is in flight. */
+	atomic_set(&b->pending, 1);
 	blk_start_plug(&plug);
-	for (i = 0; i < b->nr; i++) {
+	while (b->next < b->nr) {
+		i = b->next++;
 		ret = bb_skip_entry(b);
 		if (ret) {
 			b->err[i] = ret;
 			continue;
 		}
-		ret = bb_issue_rw(b, i);
+		if (b->ents[i].op == BLKBATCH_OP_BARRIER)
+			break;
+		ret = bb_issue_entry(b, i);
 		if (ret)
 			bb_entry_fail(b, i, ret);
 		cond_resched();
 	}
 	blk_finish_plug(&plug);
 	bb_batch_put(b);
+}
+
+/* A barrier left entries for a later segment. */
+bool bb_batch_more(const struct bb_batch *b)
+{
+	return b->next < b->nr;
+}
+
+/* The entries of later segments will not be issued: they report @err. */
+void bb_batch_skip_rest(struct bb_batch *b, int err)
+{
+	while (b->next < b->nr)
+		b->err[b->next++] = err;
 }
 
 static s32 bb_entry_result(const struct blkbatch_entry *e)
@@ -246,8 +364,35 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 		res = -EFAULT;
 
 	bb_dev_end_batch(b->dev);
-	kvfree(b);
+	bb_batch_free(b);
 	return res;
+}
+
+/*
+ * Batches whose synchronous submitter was killed: freed by the last
+ * completion, which may run in interrupt context, hence the work item.
+ */
+static LLIST_HEAD(bb_orphan_list);
+
+static void bb_orphan_fn(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&bb_orphan_list);
+	struct bb_batch *b, *tmp;
+
+	llist_for_each_entry_safe(b, tmp, list, free_node) {
+		struct file *file = b->file;
+
+		bb_batch_finish(b, false);
+		fput(file);
+	}
+}
+
+static DECLARE_WORK(bb_orphan_work, bb_orphan_fn);
+
+void bb_batch_free_async(struct bb_batch *b)
+{
+	llist_add(&b->free_node, &bb_orphan_list);
+	queue_work(bb_wq, &bb_orphan_work);
 }
 
 int bb_bio_init(void)
@@ -264,7 +409,10 @@ int bb_bio_init(void)
 	return ret;
 }
 
-/* No batch is in flight at module exit; the work may still be returning. */
+/*
+ * No batch is in flight at module exit (every one holds a file), but the
+ * work items may still be returning from their last fput().
+ */
 void bb_bio_exit(void)
 {
 	destroy_workqueue(bb_wq);

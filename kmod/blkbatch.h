@@ -7,10 +7,12 @@
 
 #include <linux/atomic.h>
 #include <linux/bio.h>
+#include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/llist.h>
 #include <linux/miscdevice.h>
 #include <linux/spinlock.h>
+#include <linux/uio.h>
 #include <linux/blkbatch.h>
 
 #include "compat.h"
@@ -18,6 +20,7 @@
 #define BB_MAX_DEVS		64
 #define BB_DEFAULT_MAX_ENTRIES	16384
 #define BB_MAX_MAX_ENTRIES	(1024U * 1024U)
+#define BB_MAX_VECS		UIO_MAXIOV
 
 /*
  * struct bb_dev - one attached block device and its /dev/blkbatchN.
@@ -41,21 +44,38 @@ struct bb_dev {
 /*
  * struct bb_batch - one submitted batch, from validation to its CQE.
  *
- * @pending counts bios in flight plus one held by the submitter, so bios
- * completing during submission cannot finish the batch early.  @err[i] is
- * entry i's first error (0 while it has none); bios update it from
- * interrupt context with cmpxchg.
+ * A batch is issued in segments: the entries up to and including the next
+ * BARRIER.  @next is the first entry not yet issued; only the issuing
+ * context touches it, and segments never overlap.  @pending counts the
+ * segment's bios in flight plus one held by the issuer, so bios
+ * completing during submission cannot end the segment early.  When it
+ * drops to zero, @complete runs (in any context) and either issues the
+ * next segment or finishes the batch.  @err[i] is entry i's first error (0
+ * while it has none); bios update it from interrupt context with cmpxchg.
+ *
+ * The synchronous ioctl path (sync.c) shares the batch between the waiting
+ * task and the completion: @owners counts the two, and whichever drops it
+ * to zero frees the batch.  A waiter that is killed leaves, holding a
+ * reference on @file so that the module outlives the orphaned batch.
  */
 struct bb_batch {
 	struct bb_dev		*dev;
-	struct io_uring_cmd	*ioucmd;
+	struct io_uring_cmd	*ioucmd;	/* NULL on the ioctl path */
 	void			(*complete)(struct bb_batch *b);
 	atomic_t		pending;
+	u32			next;
 	bool			failed;
 	bool			abort_on_error;
+	bool			fixed;		/* IORING_URING_CMD_FIXED */
 	s32 __user		*ustatus;
 	u32			nr;
 	s32			*err;
+
+	struct completion	done;
+	atomic_t		owners;
+	struct file		*file;
+	struct llist_node	free_node;	/* on the orphan list */
+
 	struct blkbatch_entry	ents[];
 };
 
@@ -74,6 +94,7 @@ struct bb_limits {
 	u32			max_entry_bytes;
 	bool			can_write;	/* open mode and device allow it */
 	bool			fd_write;	/* the file was opened for writing */
+	bool			fixed;		/* buffers are registered ones */
 };
 
 extern unsigned int bb_max_entries;
@@ -87,12 +108,25 @@ void bb_ctl_attach_list(const char *list);
 int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
 u32 bb_max_entry_bytes(struct block_device *bdev);
 u64 bb_features(struct block_device *bdev);
+struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
+				 const struct blkbatch_cmd *cmd,
+				 struct io_uring_cmd *ioucmd, u64 *bad);
+void bb_batch_free(struct bb_batch *b);
+
+/* sync.c */
+long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd);
 
 /* bio.c */
 int bb_bio_init(void);
 void bb_bio_exit(void);
 void bb_batch_issue(struct bb_batch *b);
+bool bb_batch_more(const struct bb_batch *b);
+void bb_batch_skip_rest(struct bb_batch *b, int err);
 int bb_batch_finish(struct bb_batch *b, bool copy_status);
+void bb_batch_free_async(struct bb_batch *b);
+
+/* main.c: batches allocated and not yet freed, for the selftests. */
+extern atomic_t bb_live_batches;
 
 /* ctl.c: the device's active reference, held by each batch. */
 int bb_dev_start_batch(struct bb_dev *dev);

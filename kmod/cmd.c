@@ -30,15 +30,20 @@ u32 bb_max_entry_bytes(struct block_device *bdev)
 
 u64 bb_features(struct block_device *bdev)
 {
-	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FUA | BLKBATCH_F_ABORT |
-		BLKBATCH_F_CQE32_INDEX;
+	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FLUSH | BLKBATCH_F_FUA |
+		BLKBATCH_F_VEC | BLKBATCH_F_BARRIER | BLKBATCH_F_ABORT |
+		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX;
 
+	if (bdev_max_discard_sectors(bdev))
+		f |= BLKBATCH_F_DISCARD;
+	if (bdev_write_zeroes_sectors(bdev))
+		f |= BLKBATCH_F_WRITE_ZEROES;
 	if (bdev_write_cache(bdev))
 		f |= BLKBATCH_F_WRITE_CACHE;
 	return f;
 }
 
-static void bb_dev_limits(struct bb_dev *dev, struct file *file,
+static void bb_dev_limits(struct bb_dev *dev, struct file *file, bool fixed,
 			  struct bb_limits *lim)
 {
 	struct block_device *bdev = dev->bdev.bdev;
@@ -50,11 +55,24 @@ static void bb_dev_limits(struct bb_dev *dev, struct file *file,
 	lim->fd_write = file->f_mode & FMODE_WRITE;
 	lim->can_write = !(dev->attach_flags & BLKBATCH_ATTACH_F_RDONLY) &&
 			 !bdev_read_only(bdev);
+	lim->fixed = fixed;
 }
 
+/* Ops that change the device's contents.  A flush does not. */
 static bool bb_op_writes(u8 op)
 {
-	return op == BLKBATCH_OP_WRITE;
+	return op == BLKBATCH_OP_WRITE || op == BLKBATCH_OP_DISCARD ||
+	       op == BLKBATCH_OP_WRITE_ZEROES;
+}
+
+static bool bb_op_has_range(u8 op)
+{
+	return op != BLKBATCH_OP_FLUSH && op != BLKBATCH_OP_BARRIER;
+}
+
+static bool bb_op_has_buffer(u8 op)
+{
+	return op == BLKBATCH_OP_READ || op == BLKBATCH_OP_WRITE;
 }
 
 /* Reserved fields, unknown ops and flags, flags that make no sense. */
@@ -65,19 +83,28 @@ static int bb_check_entry_format(const struct blkbatch_entry *e)
 		return -EINVAL;
 	if ((e->flags & BLKBATCH_EF_FUA) && e->op != BLKBATCH_OP_WRITE)
 		return -EINVAL;
-	if ((e->flags & BLKBATCH_EF_VEC) && e->op != BLKBATCH_OP_READ &&
-	    e->op != BLKBATCH_OP_WRITE)
+	if ((e->flags & BLKBATCH_EF_VEC) && !bb_op_has_buffer(e->op))
 		return -EINVAL;
 	return 0;
 }
 
-static int bb_check_entry_supported(const struct blkbatch_entry *e)
+/* Which fields the op takes; the others must be zero. */
+static int bb_check_entry_fields(const struct blkbatch_entry *e,
+				 const struct bb_limits *lim)
 {
-	if (e->op != BLKBATCH_OP_READ && e->op != BLKBATCH_OP_WRITE)
-		return -EOPNOTSUPP;
-	if (e->flags & BLKBATCH_EF_VEC)
-		return -EOPNOTSUPP;
-	return 0;
+	if (!bb_op_has_range(e->op))
+		return e->len || e->offset || e->addr || e->nr_vecs ?
+		       -EINVAL : 0;
+	if (!e->len)
+		return -EINVAL;
+	if (!bb_op_has_buffer(e->op))
+		return e->addr || e->nr_vecs ? -EINVAL : 0;
+	if (!(e->flags & BLKBATCH_EF_VEC))
+		return e->nr_vecs ? -EINVAL : 0;
+	/* io_uring has no registered iovec arrays */
+	if (lim->fixed)
+		return -EINVAL;
+	return !e->nr_vecs || e->nr_vecs > BB_MAX_VECS ? -EINVAL : 0;
 }
 
 static int bb_check_entry_range(const struct blkbatch_entry *e,
@@ -85,17 +112,35 @@ static int bb_check_entry_range(const struct blkbatch_entry *e,
 {
 	u64 end;
 
-	if (!e->len || e->nr_vecs)
-		return -EINVAL;
+	if (!bb_op_has_range(e->op))
+		return 0;
 	if (e->len > lim->max_entry_bytes)
 		return -E2BIG;
 	if (check_add_overflow(e->offset, (u64)e->len, &end))
 		return -EOVERFLOW;
-	if ((e->offset | e->len) & lim->lbs_mask || e->addr & lim->dma_mask)
+	if ((e->offset | e->len) & lim->lbs_mask)
+		return -EINVAL;
+	/* An iovec array's own address needs no alignment; its bases do. */
+	if (bb_op_has_buffer(e->op) && !(e->flags & BLKBATCH_EF_VEC) &&
+	    (e->addr & lim->dma_mask))
 		return -EINVAL;
 	if (end > lim->capacity)
 		return -ENOSPC;
 	return 0;
+}
+
+/* A fixed-buffer entry must lie inside the registered buffer. */
+static int bb_check_entry_fixed(const struct blkbatch_entry *e,
+				struct io_uring_cmd *ioucmd)
+{
+	struct iov_iter iter;
+
+	if (!ioucmd || !bb_op_has_buffer(e->op))
+		return 0;
+	return io_uring_cmd_import_fixed(e->addr, e->len,
+					 e->op == BLKBATCH_OP_WRITE ?
+					 ITER_SOURCE : ITER_DEST,
+					 &iter, ioucmd);
 }
 
 static int bb_check_entry_access(const struct blkbatch_entry *e,
@@ -111,15 +156,18 @@ static int bb_check_entry_access(const struct blkbatch_entry *e,
 }
 
 static int bb_check_entry(const struct blkbatch_entry *e,
-			  const struct bb_limits *lim)
+			  const struct bb_limits *lim,
+			  struct io_uring_cmd *fixed_cmd)
 {
 	int ret;
 
 	ret = bb_check_entry_format(e);
 	if (!ret)
-		ret = bb_check_entry_supported(e);
+		ret = bb_check_entry_fields(e, lim);
 	if (!ret)
 		ret = bb_check_entry_range(e, lim);
+	if (!ret)
+		ret = bb_check_entry_fixed(e, fixed_cmd);
 	if (!ret)
 		ret = bb_check_entry_access(e, lim);
 	return ret;
@@ -163,17 +211,24 @@ static struct bb_batch *bb_batch_alloc(u32 nr)
 	b->err = (s32 *)&b->ents[nr];
 	memset(b->err, 0, nr * sizeof(*b->err));
 	b->nr = nr;
-	atomic_set(&b->pending, 1);
+	atomic_inc(&bb_live_batches);
 	return b;
 }
 
+void bb_batch_free(struct bb_batch *b)
+{
+	kvfree(b);
+	atomic_dec(&bb_live_batches);
+}
+
 /*
- * Copy the entry array once and validate all of it.  On failure *@bad is
- * the index of the offending entry, or BLKBATCH_NO_ENTRY.
+ * Copy the entry array once and validate all of it.  @ioucmd is the
+ * command of a fixed-buffer batch, else NULL.  On failure *@bad is the
+ * index of the offending entry, or BLKBATCH_NO_ENTRY.
  */
-static struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
-					const struct blkbatch_cmd *cmd,
-					u64 *bad)
+struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
+				 const struct blkbatch_cmd *cmd,
+				 struct io_uring_cmd *ioucmd, u64 *bad)
 {
 	struct bb_limits lim;
 	struct bb_batch *b;
@@ -194,27 +249,29 @@ static struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 		goto out_free;
 	}
 
-	bb_dev_limits(dev, file, &lim);
+	bb_dev_limits(dev, file, !!ioucmd, &lim);
 	for (i = 0; i < cmd->nr; i++) {
-		ret = bb_check_entry(&b->ents[i], &lim);
+		ret = bb_check_entry(&b->ents[i], &lim, ioucmd);
 		if (ret) {
 			*bad = i;
 			goto out_free;
 		}
 	}
 	b->dev = dev;
+	b->fixed = !!ioucmd;
 	b->ustatus = u64_to_user_ptr(cmd->status);
 	b->abort_on_error = cmd->flags & BLKBATCH_CMD_F_ABORT_ON_ERROR;
 	return b;
 
 out_free:
-	kvfree(b);
+	bb_batch_free(b);
 	return ERR_PTR(ret);
 }
 
 /*
- * Task context, after the last bio: everything is released before
- * io_uring_cmd_done(), which drops the file and with it the module.
+ * Task context, after the last bio of a segment: issue the next segment,
+ * or release everything before io_uring_cmd_done(), which drops the file
+ * and with it the module.
  */
 static void bb_uring_complete(struct io_uring_cmd *ioucmd,
 			      unsigned int issue_flags)
@@ -225,10 +282,18 @@ static void bb_uring_complete(struct io_uring_cmd *ioucmd,
 		     current->mm;
 	int res;
 
+	if (bb_batch_more(b)) {
+		if (alive) {
+			bb_batch_issue(b);
+			return;
+		}
+		bb_batch_skip_rest(b, -EINTR);
+	}
 	res = bb_batch_finish(b, alive);
 	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 }
 
+/* Any context: the segment's last bio has completed. */
 static void bb_uring_batch_done(struct bb_batch *b)
 {
 	io_uring_cmd_complete_in_task(b->ioucmd, bb_uring_complete);
@@ -251,15 +316,17 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 		return -EOPNOTSUPP;
 	if (bb_sqe_unused_set(ioucmd))
 		return -EINVAL;
-	if (ioucmd->flags)
-		return -EOPNOTSUPP;	/* fixed buffers: not yet */
+	if (ioucmd->flags & ~IORING_URING_CMD_FIXED)
+		return -EOPNOTSUPP;
 	/* The command area is user-writable: snapshot it, read it once. */
 	memcpy(&cmd, bb_cmd_area(ioucmd), sizeof(cmd));
 
 	ret = bb_dev_start_batch(dev);
 	if (ret)
 		return ret;
-	b = bb_batch_create(dev, ioucmd->file, &cmd, bad);
+	b = bb_batch_create(dev, ioucmd->file, &cmd,
+			    ioucmd->flags & IORING_URING_CMD_FIXED ? ioucmd : NULL,
+			    bad);
 	if (IS_ERR(b)) {
 		bb_dev_end_batch(dev);
 		return PTR_ERR(b);

@@ -65,6 +65,7 @@ static void bb_fill_info(struct bb_dev *dev, struct blkbatch_info *info)
 	info->dma_alignment = bdev_dma_alignment(bdev) + 1;
 	info->max_entries = bb_max_entries;
 	info->max_entry_bytes = bb_max_entry_bytes(bdev);
+	info->max_vecs = BB_MAX_VECS;
 	info->max_hw_bytes = bb_sectors_to_u32_bytes(max_hw);
 	info->max_discard_bytes =
 		bb_sectors_to_u32_bytes(bdev_max_discard_sectors(bdev));
@@ -120,6 +121,8 @@ static long bb_dev_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case BLKBATCH_IOC_GET_INFO:
 		return bb_get_info(dev, (void __user *)arg);
+	case BLKBATCH_IOC_SUBMIT:
+		return bb_ioctl_submit(file, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

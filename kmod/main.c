@@ -5,6 +5,7 @@
  * Module parameters and init/exit.  See uapi/linux/blkbatch.h for the
  * protocol.
  */
+#include <linux/debugfs.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
@@ -19,6 +20,21 @@ static char *g_attach;
 module_param_named(attach, g_attach, charp, 0444);
 MODULE_PARM_DESC(attach,
 		 "Comma-separated block devices to attach at load time. Default: none");
+
+atomic_t bb_live_batches = ATOMIC_INIT(0);
+static struct dentry *bb_debugfs;
+
+/*
+ * debugfs blkbatch/batches: batches allocated and not yet freed.  Every
+ * bio holds its batch, so zero means nothing of ours is in flight or
+ * pinned; the selftests check it after each test.
+ */
+static void bb_debugfs_init(void)
+{
+	bb_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_atomic_t("batches", 0400, bb_debugfs,
+				&bb_live_batches);
+}
 
 static int __init bb_init(void)
 {
@@ -35,6 +51,7 @@ static int __init bb_init(void)
 	ret = bb_ctl_init();
 	if (ret)
 		goto out_bio;
+	bb_debugfs_init();
 	if (g_attach)
 		bb_ctl_attach_list(g_attach);
 	return 0;
@@ -46,8 +63,10 @@ out_bio:
 
 static void __exit bb_exit(void)
 {
+	debugfs_remove(bb_debugfs);
 	bb_ctl_exit();
 	bb_bio_exit();
+	WARN_ON_ONCE(atomic_read(&bb_live_batches));
 }
 
 module_init(bb_init);

@@ -39,17 +39,20 @@
  *      command: entries or status not accessible      -EFAULT
  *      entry:   rsvd non-zero, unknown op or flag,
  *               flag not valid for the op             -EINVAL
- *      entry:   op not supported by this module or
- *               device (see blkbatch_info.features)   -EOPNOTSUPP
- *      entry:   len == 0 for a data op, or a field
- *               that must be zero for the op is not   -EINVAL
+ *      entry:   len == 0 for an op with a range; a
+ *               field the op does not take is not 0;
+ *               with BLKBATCH_EF_VEC: nr_vecs not in
+ *               1 .. max_vecs, or a fixed-buffer batch -EINVAL
  *      entry:   len > blkbatch_info.max_entry_bytes   -E2BIG
  *      entry:   offset + len wraps around 2^64        -EOVERFLOW
  *      entry:   offset or len not a multiple of the
  *               logical block size, buffer address
  *               not a multiple of dma_alignment       -EINVAL
  *      entry:   offset + len > capacity               -ENOSPC
- *      entry:   write-type op on a file opened
+ *      entry:   fixed-buffer batch: buffer not inside
+ *               the registered buffer                 -EFAULT
+ *      entry:   write-type op (WRITE, DISCARD,
+ *               WRITE_ZEROES) on a file opened
  *               without write access                  -EBADF
  *      entry:   write-type op on a read-only attach
  *               or read-only device                   -EPERM
@@ -58,16 +61,29 @@
  *    bios as the device needs; an entry is never partially reported: its
  *    status is either its full length in bytes or a negative errno.
  *    Entries complete in any order and are not ordered against each other
- *    (two entries on overlapping ranges race) unless a BARRIER separates
- *    them.  Errors found while issuing (bad user memory: -EFAULT;
- *    allocation failure: -ENOMEM) and I/O errors (-EIO and the other block
- *    layer errors) are reported per entry and do not stop the other
- *    entries, unless the batch has BLKBATCH_CMD_F_ABORT_ON_ERROR (see
- *    there).  A failed READ or WRITE entry may have been partly performed:
- *    part of its range written, part of its buffer filled; its status is
- *    the first error recorded for it.  If the submitting task is killed
- *    (or, under IOSQE_ASYNC, its io-wq worker is cancelled) while the
- *    batch is being issued, entries not yet issued report -EINTR.
+ *    (two entries on overlapping ranges race; a FLUSH covers only writes
+ *    that completed before it) unless a BARRIER separates them: the
+ *    entries after a barrier are issued only once every entry before it
+ *    has completed.  The kernel issues them from the completion of the
+ *    earlier ones; the submitter is never blocked waiting.  A group commit
+ *    in one submission:
+ *
+ *        WRITE log record 0 .. WRITE log record 63,
+ *        BARRIER, FLUSH, BARRIER,
+ *        WRITE commit record with BLKBATCH_EF_FUA
+ *
+ *    Errors found while issuing an entry are reported in its status:
+ *    -EFAULT (its buffer or iovec array is not accessible user memory, or
+ *    a READ targets read-only memory), -EINVAL (with BLKBATCH_EF_VEC: the
+ *    iovec lengths do not add up to len, or an iovec base or length is
+ *    not aligned like a buffer address and len), -EOPNOTSUPP (DISCARD or
+ *    WRITE_ZEROES on a device that cannot do it: see BLKBATCH_F_DISCARD
+ *    and BLKBATCH_F_WRITE_ZEROES), -ENOMEM.  I/O errors (-EIO and the
+ *    other block layer errors) are reported per entry as well.  None of
+ *    them stops the other entries unless the batch has
+ *    BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).  If the submitting task is
+ *    killed (or, under IOSQE_ASYNC, its io-wq worker is cancelled), entries
+ *    not yet issued report -EINTR.
  *
  * 4. When every bio of every entry has completed, the kernel writes one
  *    __s32 per entry to the status array (if cmd.status is not 0) and
@@ -77,10 +93,24 @@
  *    that owns the ring is exiting), res is -EFAULT although the I/O was
  *    done.
  *
- * Entry status values: READ/WRITE: len (bytes transferred); FLUSH, DISCARD,
- * WRITE_ZEROES, BARRIER: 0; -ECANCELED: not issued because of an earlier
- * failure in an ABORT_ON_ERROR batch; -EINTR: not issued because the
- * submitter was killed; any other negative value: the errno of that entry.
+ * What ran: an entry's status says exactly what happened to it.
+ *   >= 0		issued and succeeded: READ/WRITE len (bytes
+ *			transferred), FLUSH, DISCARD, WRITE_ZEROES and BARRIER 0.
+ *   -ECANCELED	never issued: an earlier entry of an ABORT_ON_ERROR batch
+ *			failed.  Nothing of it was done.
+ *   -EINTR		never issued: the submitter was killed.  Nothing of it
+ *			was done.
+ *   other < 0	issued, or refused while being issued, and failed.  A
+ *			failed READ or WRITE may have been partly performed: part
+ *			of its range written, part of its buffer filled.
+ *
+ * BLKBATCH_IOC_SUBMIT runs the same batch (same validation, same entry
+ * semantics) synchronously on the /dev/blkbatchN file: it returns what
+ * the CQE res would be, or -1 with errno set (a validation error, whose
+ * entry index it cannot report).  It waits for completion, and only a
+ * fatal signal ends the wait early: the call then fails with EINTR, the
+ * status array is not written, and the bios in flight complete in the
+ * background.  Fixed buffers need io_uring.
  *
  * The control device's ioctls need CAP_SYS_ADMIN (-EPERM otherwise).
  */
@@ -180,9 +210,11 @@ struct blkbatch_cmd {
 
 /*
  * Abort on error: once an entry fails, entries not yet issued are not
- * issued and report -ECANCELED.  Entries already in flight finish and
- * report their own result.  Without it every entry is issued and reports
- * its own result.
+ * issued and report -ECANCELED.  Entries already issued finish and report
+ * their own result.  The entries of one segment (between barriers) are
+ * issued back to back, so a failure usually cancels only later segments;
+ * put a BARRIER after an entry whose failure must stop the rest.  Without
+ * this flag every entry is issued and reports its own result.
  */
 #define BLKBATCH_CMD_F_ABORT_ON_ERROR	_BITUL(0)
 #define BLKBATCH_CMD_F_ALL		BLKBATCH_CMD_F_ABORT_ON_ERROR

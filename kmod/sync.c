@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * BLKBATCH_IOC_SUBMIT: the same batch, for callers without io_uring.
+ *
+ * The task waits for each segment and issues the next one itself.  A
+ * fatal signal ends the wait, but not the bios in flight: the batch then
+ * belongs to its completion, which frees it (see struct bb_batch).
+ */
+#include <linux/file.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "blkbatch.h"
+
+/* Any context: the segment's last bio has completed. */
+static void bb_sync_batch_done(struct bb_batch *b)
+{
+	if (atomic_dec_and_test(&b->owners))
+		bb_batch_free_async(b);
+	else
+		complete(&b->done);
+}
+
+/* Killed while bios are in flight: let the completion free the batch. */
+static void bb_sync_abandon(struct bb_batch *b)
+{
+	b->file = get_file(b->file);
+	if (!atomic_dec_and_test(&b->owners))
+		return;
+	/* The completion got there first and left the batch to us. */
+	struct file *file = b->file;
+
+	bb_batch_finish(b, false);
+	fput(file);
+}
+
+static int bb_sync_run(struct bb_batch *b)
+{
+	do {
+		atomic_set(&b->owners, 2);
+		reinit_completion(&b->done);
+		bb_batch_issue(b);
+		if (wait_for_completion_killable(&b->done)) {
+			bb_sync_abandon(b);
+			return -EINTR;
+		}
+	} while (bb_batch_more(b));
+	return bb_batch_finish(b, true);
+}
+
+long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd)
+{
+	struct bb_dev *dev = file->private_data;
+	struct blkbatch_cmd cmd;
+	struct bb_batch *b;
+	u64 bad;
+	int ret;
+
+	if (copy_from_user(&cmd, ucmd, sizeof(cmd)))
+		return -EFAULT;
+	ret = bb_dev_start_batch(dev);
+	if (ret)
+		return ret;
+	b = bb_batch_create(dev, file, &cmd, NULL, &bad);
+	if (IS_ERR(b)) {
+		bb_dev_end_batch(dev);
+		return PTR_ERR(b);
+	}
+	b->file = file;
+	b->complete = bb_sync_batch_done;
+	init_completion(&b->done);
+	return bb_sync_run(b);
+}
