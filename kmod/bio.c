@@ -119,15 +119,14 @@ static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
 }
 
 /*
- * A killed submitter stops issuing; so does an io-wq worker whose ring is
- * going away (io-wq cancels with a notify signal).  Plain signals do not
- * cut a batch short.
+ * A killed submitter stops issuing.  The SIGKILL reaches every thread of
+ * the process, io-wq workers and the SQPOLL thread included.  Nothing
+ * else cuts a batch short: io_uring's own threads see signal_pending()
+ * for mere task work, and issuing is bounded anyway.
  */
 static bool bb_issue_interrupted(void)
 {
-	if (fatal_signal_pending(current))
-		return true;
-	return (current->flags & PF_IO_WORKER) && signal_pending(current);
+	return fatal_signal_pending(current);
 }
 
 /*

@@ -266,10 +266,72 @@ out_detach:
 	return ret;
 }
 
+/* A counter from /proc/vmstat, or -1 if this kernel has none by that name. */
+static inline long long bb_vmstat(const char *name)
+{
+	char key[64];
+	long long val, ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &val) == 2)
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+#define BB_DEBUGFS_BATCHES	"/sys/kernel/debug/blkbatch/batches"
+
+/* The module's live batches (debugfs), or -errno without debugfs. */
+static inline long bb_live_batches(void)
+{
+	long n = -EIO;
+	FILE *f = fopen(BB_DEBUGFS_BATCHES, "r");
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -EIO;
+	fclose(f);
+	return n;
+}
+
+/*
+ * After a test: no batch of the module left (every bio holds its batch)
+ * and every page pin taken is released again (6.12 pins; 6.1 takes page
+ * references, which the counters do not see).  Completions and ring
+ * teardown are asynchronous, so this waits a while.  0 or -EBUSY.
+ */
+static inline int bb_quiescent(void)
+{
+	long long acq, rel;
+	unsigned int waited;
+	long n;
+
+	for (waited = 0; waited < BB_DETACH_WAIT_MS; waited += 20) {
+		n = bb_live_batches();
+		acq = bb_vmstat("nr_foll_pin_acquired");
+		rel = bb_vmstat("nr_foll_pin_released");
+		if (n <= 0 && acq == rel)
+			return 0;
+		bb_sleep_ms(20);
+	}
+	fprintf(stderr, "# not quiescent: %ld live batches, %lld pins held\n",
+		n, acq - rel);
+	return -EBUSY;
+}
+
 static inline int bb_ctx_teardown(struct bb_ctx *c)
 {
+	int ret;
+
 	bb_ctx_close(c);
-	return bb_ctx_detach(c);
+	ret = bb_ctx_detach(c);
+	return ret ? ret : bb_quiescent();
 }
 
 /*

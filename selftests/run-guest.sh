@@ -17,7 +17,10 @@
 set -u
 
 DIR=${BLKBATCH_SELFTESTS_DIR:-selftests}
-PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_lifecycle)
+PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_semantics
+       blkbatch_lifecycle)
+# Arguments name a subset of the programs to run (for development).
+[ $# -eq 0 ] || PROGS=("$@")
 # The VM gives the whole run 900 s: a hung program must leave time for more.
 PROG_TIMEOUT=${BLKBATCH_PROG_TIMEOUT:-420}
 MODULE=blkbatch

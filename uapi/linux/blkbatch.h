@@ -81,9 +81,8 @@
  *    and BLKBATCH_F_WRITE_ZEROES), -ENOMEM.  I/O errors (-EIO and the
  *    other block layer errors) are reported per entry as well.  None of
  *    them stops the other entries unless the batch has
- *    BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).  If the submitting task is
- *    killed (or, under IOSQE_ASYNC, its io-wq worker is cancelled), entries
- *    not yet issued report -EINTR.
+ *    BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).  If the submitting process
+ *    is killed, entries not yet issued report -EINTR.
  *
  * 4. When every bio of every entry has completed, the kernel writes one
  *    __s32 per entry to the status array (if cmd.status is not 0) and

@@ -1,0 +1,974 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What a batch means: barriers, abort-on-error, per-entry errors from the
+ * device (unsupported ops, bad blocks, injected I/O errors), vectored and
+ * fixed-buffer entries at their edges, the synchronous ioctl, and a
+ * fail-nth sweep over every allocation of the submit path.
+ *
+ * The "sem" fixture runs on BLKBATCH_DISK (the NVMe drive); the "nullb"
+ * fixture on a null_blk disk made for the test, which can be slow, keep
+ * data, have bad blocks or be told to fail.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "blkbatch_test.h"
+
+/* NVMe regions: after the ones blkbatch_io.c uses (up to 25 * 16 MiB). */
+#define REGION(n)		((__u64)(n) * 16 * SZ_1M)
+#define REGION_GROUP		REGION(26)
+#define REGION_VEC		REGION(27)
+#define REGION_FIXED		REGION(28)
+#define REGION_SYNC		REGION(29)
+#define REGION_RINGS		REGION(30)
+#define REGION_NTH		REGION(31)
+#define NR_LOG			64
+#define ST_POISON		((__s32)0x5a5a5a5a)
+
+FIXTURE(sem) {
+	struct bb_ctx ctx;
+	struct blkbatch_ring ring;
+	bool ring_ok;
+	__u32 lbs;
+};
+
+FIXTURE_SETUP(sem)
+{
+	if (!bb_disk())
+		SKIP(return, "BLKBATCH_DISK not set");
+	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
+	self->lbs = self->ctx.info.logical_block_size;
+	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, BB_RING_DEPTH,
+					BLKBATCH_RING_CQE32));
+	self->ring_ok = true;
+}
+
+FIXTURE_TEARDOWN(sem)
+{
+	if (self->ring_ok)
+		blkbatch_ring_exit(&self->ring);
+	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+}
+
+/* Read @len at @off through blkbatch and compare with pattern @seed. */
+static long read_check(struct blkbatch_ring *r, int fd, __u64 off,
+		       size_t len, __u64 seed)
+{
+	void *buf = bb_alloc(len);
+	long bad;
+
+	if (!buf)
+		return -2;
+	memset(buf, 0xa5, len);
+	if (blkbatch_pread(r, fd, buf, len, off) != (ssize_t)len)
+		bad = -3;
+	else
+		bad = bb_check(buf, len, off, seed);
+	bb_free(buf, len);
+	return bad;
+}
+
+/*
+ * A group commit in one submission: NR_LOG log records, a barrier, a
+ * flush, a barrier, the commit record with FUA.  Returns the CQE res.
+ */
+static int group_commit(struct blkbatch_ring *r, int fd, __u8 sqe_flags,
+			void *buf, __u64 off, __s32 *st)
+{
+	struct blkbatch_entry ent[NR_LOG + 4];
+	struct blkbatch_batch b;
+	struct blkbatch_cqe cqe;
+	struct io_uring_sqe *sqe;
+	unsigned int i;
+	int ret;
+
+	blkbatch_batch_init(&b, ent, st, NR_LOG + 4);
+	for (i = 0; i < NR_LOG; i++)
+		blkbatch_batch_add_write(&b, buf + i * SZ_4K, SZ_4K,
+					 off + i * SZ_4K, 0);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_flush(&b);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_write(&b, buf + NR_LOG * SZ_4K, SZ_4K,
+				 off + NR_LOG * SZ_4K, BLKBATCH_EF_FUA);
+	sqe = io_uring_get_sqe(&r->ring);
+	if (!sqe)
+		return -EBUSY;
+	blkbatch_prep_submit(sqe, fd, &b);
+	sqe->flags |= sqe_flags;
+	ret = io_uring_submit(&r->ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	ret = blkbatch_wait(r, &cqe);
+	return ret ? ret : cqe.res;
+}
+
+static void check_group_commit(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(sem) * self,
+			       struct blkbatch_ring *r, __u8 sqe_flags,
+			       __u64 off, __u64 seed)
+{
+	size_t len = (NR_LOG + 1) * SZ_4K;
+	__s32 st[NR_LOG + 4];
+	void *buf = bb_alloc(len);
+	unsigned int i;
+
+	ASSERT_NE(NULL, buf);
+	bb_fill(buf, len, off, seed);
+	EXPECT_EQ(NR_LOG + 4, group_commit(r, self->ctx.fd, sqe_flags, buf,
+					   off, st));
+	for (i = 0; i < NR_LOG; i++)
+		EXPECT_EQ((__s32)SZ_4K, st[i]) TH_LOG("record %u", i);
+	EXPECT_EQ(0, st[NR_LOG]);
+	EXPECT_EQ(0, st[NR_LOG + 1]);
+	EXPECT_EQ(0, st[NR_LOG + 2]);
+	EXPECT_EQ((__s32)SZ_4K, st[NR_LOG + 3]);
+	EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd, off, len, seed));
+	bb_free(buf, len);
+}
+
+TEST_F(sem, group_commit)
+{
+	check_group_commit(_metadata, self, &self->ring, 0, REGION_GROUP, 1);
+}
+
+/* Later segments are issued from task work: also from io-wq and SQPOLL. */
+TEST_F(sem, group_commit_iosqe_async)
+{
+	check_group_commit(_metadata, self, &self->ring, IOSQE_ASYNC,
+			   REGION_RINGS, 2);
+}
+
+TEST_F(sem, group_commit_sqpoll)
+{
+	struct blkbatch_ring r;
+
+	ASSERT_EQ(0, blkbatch_ring_init(&r, BB_RING_DEPTH,
+					BLKBATCH_RING_SQPOLL));
+	check_group_commit(_metadata, self, &r, 0, REGION_RINGS + SZ_1M, 3);
+	blkbatch_ring_exit(&r);
+}
+
+/* Barriers anywhere: first, last, several in a row; all report 0. */
+TEST_F(sem, barrier_edges)
+{
+	struct blkbatch_entry ent[8];
+	struct blkbatch_batch b;
+	__s32 st[8];
+	void *buf = bb_alloc(2 * SZ_4K);
+
+	ASSERT_NE(NULL, buf);
+	bb_fill(buf, 2 * SZ_4K, REGION_GROUP + SZ_1M, 4);
+	blkbatch_batch_init(&b, ent, st, 8);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_write(&b, buf, 2 * SZ_4K, REGION_GROUP + SZ_1M, 0);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_read(&b, buf, 2 * SZ_4K, REGION_GROUP + SZ_1M);
+	blkbatch_batch_add_barrier(&b);
+	EXPECT_EQ(6, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(0, st[0]);
+	EXPECT_EQ((__s32)(2 * SZ_4K), st[1]);
+	EXPECT_EQ(0, st[3]);
+	EXPECT_EQ((__s32)(2 * SZ_4K), st[4]);
+	EXPECT_EQ(0, st[5]);
+	EXPECT_EQ(-1, bb_check(buf, 2 * SZ_4K, REGION_GROUP + SZ_1M, 4));
+	/* the synchronous path walks the segments itself */
+	st[4] = ST_POISON;
+	EXPECT_EQ(6, blkbatch_run_sync(self->ctx.fd, &b));
+	EXPECT_EQ((__s32)(2 * SZ_4K), st[4]);
+	bb_free(buf, 2 * SZ_4K);
+}
+
+/* An entry-level failure before a barrier cancels what follows it. */
+TEST_F(sem, abort_stops_at_barrier)
+{
+	struct blkbatch_entry ent[4];
+	struct blkbatch_batch b;
+	__s32 st[4];
+	void *buf = bb_alloc(SZ_4K);
+	int mode;
+
+	ASSERT_NE(NULL, buf);
+	for (mode = 0; mode < 2; mode++) {
+		blkbatch_batch_init(&b, ent, st, 4);
+		if (mode)
+			b.flags = BLKBATCH_CMD_F_ABORT_ON_ERROR;
+		blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_GROUP);
+		ent[0].addr = (uintptr_t)bb_unmapped_addr();
+		blkbatch_batch_add_barrier(&b);
+		blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_GROUP);
+		blkbatch_batch_add_flush(&b);
+		EXPECT_EQ(mode ? 0 : 3, blkbatch_run(&self->ring,
+						     self->ctx.fd, &b));
+		EXPECT_EQ(-EFAULT, st[0]);
+		EXPECT_EQ(mode ? -ECANCELED : 0, st[1]);
+		EXPECT_EQ(mode ? -ECANCELED : (__s32)SZ_4K, st[2]);
+		EXPECT_EQ(mode ? -ECANCELED : 0, st[3]);
+	}
+	bb_free(buf, SZ_4K);
+}
+
+/* --- vectored entries ---------------------------------------------- */
+
+/* More iovecs than fit on the kernel's stack, and the most allowed. */
+TEST_F(sem, vectored_many)
+{
+	unsigned int nv = self->ctx.info.max_vecs, i;
+	size_t len = (size_t)nv * self->lbs;
+	struct iovec *iov = calloc(nv, sizeof(*iov));
+	struct blkbatch_entry ent[2];
+	struct blkbatch_batch b;
+	char *buf = bb_alloc(len);
+	__s32 st[2];
+
+	ASSERT_NE(NULL, iov);
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(1024U, nv);
+	bb_fill(buf, len, REGION_VEC, 5);
+	/* backwards: block i of the disk comes from piece nv - 1 - i */
+	for (i = 0; i < nv; i++) {
+		iov[i].iov_base = buf + (size_t)(nv - 1 - i) * self->lbs;
+		iov[i].iov_len = self->lbs;
+	}
+	blkbatch_batch_init(&b, ent, st, 2);
+	ASSERT_EQ(0, blkbatch_batch_add_writev(&b, iov, nv, REGION_VEC, 0));
+	ASSERT_EQ(1, blkbatch_batch_add_writev(&b, iov, 9,
+					       REGION_VEC + len, 0));
+	ASSERT_EQ(2, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ((__s32)len, st[0]);
+	EXPECT_EQ((__s32)(9 * self->lbs), st[1]);
+	memset(buf, 0, len);
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd,
+					       buf, len, REGION_VEC));
+	for (i = 0; i < nv; i++)
+		ASSERT_EQ(-1, bb_check(buf + (size_t)i * self->lbs, self->lbs,
+				       REGION_VEC +
+				       (size_t)(nv - 1 - i) * self->lbs, 5))
+			TH_LOG("block %u", i);
+	free(iov);
+	bb_free(buf, len);
+}
+
+/*
+ * The iovec array is read when the entry is issued: what is wrong with
+ * it fails that entry only.
+ */
+TEST_F(sem, vectored_bad_iovecs)
+{
+	struct blkbatch_entry ent[4];
+	struct blkbatch_batch b;
+	struct iovec iov[2], odd[2], unaligned[1];
+	char *buf = bb_alloc(4 * SZ_4K);
+	__s32 st[4];
+
+	ASSERT_NE(NULL, buf);
+	iov[0] = (struct iovec){ buf, SZ_4K };
+	iov[1] = (struct iovec){ buf + SZ_4K, SZ_4K };
+	/* lengths that add up, but a piece is not a block multiple */
+	odd[0] = (struct iovec){ buf, SZ_4K - 512 + self->lbs / 2 };
+	odd[1] = (struct iovec){ buf + SZ_4K, SZ_4K + 512 - self->lbs / 2 };
+	unaligned[0] = (struct iovec){ buf + 1, 2 * SZ_4K };
+	blkbatch_batch_init(&b, ent, st, 4);
+	blkbatch_batch_add_readv(&b, iov, 2, REGION_VEC);
+	blkbatch_batch_add_readv(&b, iov, 2, REGION_VEC);
+	ent[1].addr = (uintptr_t)bb_unmapped_addr();
+	blkbatch_batch_add_readv(&b, odd, 2, REGION_VEC);
+	blkbatch_batch_add_readv(&b, unaligned, 1, REGION_VEC);
+	blkbatch_run(&self->ring, self->ctx.fd, &b);
+	EXPECT_EQ((__s32)(2 * SZ_4K), st[0]);
+	EXPECT_EQ(-EFAULT, st[1]);
+	EXPECT_EQ(-EINVAL, st[2]);
+	/* a base off the DMA alignment, where the device has one */
+	EXPECT_EQ(self->ctx.info.dma_alignment > 1 ? -EINVAL : (__s32)(2 * SZ_4K),
+		  st[3]);
+	bb_free(buf, 4 * SZ_4K);
+}
+
+/* --- fixed buffers ------------------------------------------------- */
+
+/* Submit batch @b with the fixed flag on registered buffer @idx. */
+static int run_fixed(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
+		     unsigned int idx, struct bb_res *res)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	blkbatch_prep_submit_fixed(sqe, fd, b, idx);
+	return bb_submit_reap(&r->ring, res);
+}
+
+TEST_F(sem, fixed_buffer_bounds)
+{
+	struct blkbatch_entry ent[3];
+	struct blkbatch_batch b;
+	size_t len = 16 * SZ_4K;
+	struct iovec reg[2];
+	char *buf = bb_alloc(2 * len);
+	struct bb_res r;
+	__s32 st[3];
+
+	ASSERT_NE(NULL, buf);
+	reg[0] = (struct iovec){ buf, len };
+	reg[1] = (struct iovec){ buf + len, len };
+	ASSERT_EQ(0, io_uring_register_buffers(&self->ring.ring, reg, 2));
+	bb_fill(buf + len, len, REGION_FIXED, 6);
+
+	/* the second buffer, written across a barrier, read back */
+	blkbatch_batch_init(&b, ent, st, 3);
+	blkbatch_batch_add_write(&b, buf + len, len, REGION_FIXED, 0);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_read(&b, buf + len, len, REGION_FIXED);
+	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	EXPECT_EQ(3, r.res);
+	EXPECT_EQ((__s32)len, st[2]);
+	EXPECT_EQ(-1, bb_check(buf + len, len, REGION_FIXED, 6));
+
+	/* inside buffer 0 but named buffer 1: outside it */
+	blkbatch_batch_init(&b, ent, st, 2);
+	blkbatch_batch_add_read(&b, buf + len, SZ_4K, REGION_FIXED);
+	blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_FIXED);
+	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	EXPECT_EQ(-EFAULT, r.res);
+	EXPECT_EQ(1U, r.res2);
+
+	/* straddling the end of the buffer by one block */
+	blkbatch_batch_init(&b, ent, st, 1);
+	blkbatch_batch_add_read(&b, buf + 2 * len - SZ_4K, 2 * SZ_4K,
+				REGION_FIXED);
+	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	EXPECT_EQ(-EFAULT, r.res);
+	EXPECT_EQ(0U, r.res2);
+
+	/* inside, but not aligned for DMA */
+	if (self->ctx.info.dma_alignment > 1) {
+		blkbatch_batch_init(&b, ent, st, 1);
+		blkbatch_batch_add_read(&b, buf + len + 1, SZ_4K,
+					REGION_FIXED);
+		ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+		EXPECT_EQ(-EINVAL, r.res);
+	}
+
+	/* no registered iovec arrays */
+	blkbatch_batch_init(&b, ent, st, 1);
+	blkbatch_batch_add_readv(&b, reg, 1, REGION_FIXED);
+	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 0, &r));
+	EXPECT_EQ(-EINVAL, r.res);
+
+	/* a buffer index that is not registered: io_uring says -EFAULT */
+	blkbatch_batch_init(&b, ent, st, 1);
+	blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_FIXED);
+	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 2, &r));
+	EXPECT_EQ(-EFAULT, r.res);
+
+	ASSERT_EQ(0, io_uring_unregister_buffers(&self->ring.ring));
+	bb_free(buf, 2 * len);
+}
+
+/* --- the synchronous ioctl ------------------------------------------ */
+
+TEST_F(sem, sync_ioctl_errors)
+{
+	struct blkbatch_entry ent[2];
+	struct blkbatch_cmd cmd = { };
+	char *buf = bb_alloc(SZ_4K);
+
+	ASSERT_NE(NULL, buf);
+	bb_entry(&ent[0], BLKBATCH_OP_READ, buf, SZ_4K, REGION_SYNC);
+	bb_entry(&ent[1], BLKBATCH_OP_READ, buf, SZ_4K - 1, REGION_SYNC);
+	cmd.entries = (uintptr_t)ent;
+
+	cmd.nr = 0;
+	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(EINVAL, errno);
+	cmd.nr = self->ctx.info.max_entries + 1;
+	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(E2BIG, errno);
+	cmd.nr = 2;
+	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(EINVAL, errno);
+	cmd.nr = 1;
+	cmd.rsvd[6] = 1;
+	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(EINVAL, errno);
+	cmd.rsvd[6] = 0;
+	EXPECT_EQ(1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT,
+			    bb_unmapped_addr()));
+	EXPECT_EQ(EFAULT, errno);
+	bb_free(buf, SZ_4K);
+}
+
+/* The ioctl path on a read-only fd: reads yes, writes -EBADF. */
+TEST_F(sem, sync_ioctl_rdonly_fd)
+{
+	struct blkbatch_entry ent[1];
+	struct blkbatch_cmd cmd = { };
+	char *buf = bb_alloc(SZ_4K);
+	int fd = bb_open_index(self->ctx.index, O_RDONLY);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, fd);
+	bb_entry(&ent[0], BLKBATCH_OP_READ, buf, SZ_4K, REGION_SYNC);
+	cmd.entries = (uintptr_t)ent;
+	cmd.nr = 1;
+	EXPECT_EQ(1, ioctl(fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	ent[0].op = BLKBATCH_OP_WRITE;
+	EXPECT_EQ(-1, ioctl(fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(EBADF, errno);
+	close(fd);
+	bb_free(buf, SZ_4K);
+}
+
+/* --- fail-nth: every allocation of the submit path, one at a time --- */
+
+static int fail_nth_open(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+static int fail_nth_set(int fd, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+/* True if the armed fault was injected (the counter ran down to 0). */
+static bool fail_nth_hit(int fd)
+{
+	char buf[16] = "";
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return false;
+	return atoi(buf) == 0;
+}
+
+/*
+ * Make failslab fail sleeping allocations too.  Every fault kind counts
+ * down fail-nth, so all of them must fail quietly: a stack dump in the
+ * log would read as a splat.
+ */
+static int failslab_setup(void)
+{
+	static const char *const kinds[] = {
+		"failslab", "fail_page_alloc", "fail_make_request",
+		"fail_io_timeout", "fail_usercopy", "fail_futex",
+	};
+	char dir[96];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(dir, sizeof(dir), "/sys/kernel/debug/%s", kinds[i]);
+		if (!access(dir, F_OK) && bb_cfg_write(dir, "verbose", 0))
+			return -EIO;
+	}
+	return bb_cfg_write("/sys/kernel/debug/failslab", "ignore-gfp-wait", 0);
+}
+
+/* The batch each sweep step submits: every kind of entry there is. */
+#define NTH_ENTRIES	7
+
+static void nth_batch(struct blkbatch_batch *b, struct blkbatch_entry *ent,
+		      __s32 *st, char *buf, struct iovec *iov)
+{
+	unsigned int i;
+
+	for (i = 0; i < 10; i++)	/* > UIO_FASTIOV: allocates */
+		iov[i] = (struct iovec){ buf + i * SZ_4K, SZ_4K };
+	blkbatch_batch_init(b, ent, st, NTH_ENTRIES);
+	blkbatch_batch_add_write(b, buf, 64 * SZ_4K, REGION_NTH, 0);
+	blkbatch_batch_add_writev(b, iov, 10, REGION_NTH + SZ_1M, 0);
+	blkbatch_batch_add_barrier(b);
+	blkbatch_batch_add_flush(b);
+	blkbatch_batch_add_barrier(b);
+	blkbatch_batch_add_read(b, buf, 64 * SZ_4K, REGION_NTH);
+	blkbatch_batch_add_readv(b, iov, 10, REGION_NTH + SZ_1M);
+}
+
+/* A result under fault injection: success or -ENOMEM, batch or entry. */
+static bool nth_result_ok(int res, const __s32 *st,
+			  const struct blkbatch_entry *ent)
+{
+	unsigned int i;
+
+	if (res == -ENOMEM || res == -EAGAIN)
+		return true;
+	if (res < 0)
+		return false;
+	for (i = 0; i < NTH_ENTRIES; i++)
+		if (st[i] != -ENOMEM && st[i] != -ECANCELED &&
+		    st[i] != (ent[i].op == BLKBATCH_OP_BARRIER ||
+			      ent[i].op == BLKBATCH_OP_FLUSH ? 0 :
+			      (__s32)ent[i].len))
+			return false;
+	return true;
+}
+
+#define NTH_MAX		4000U
+
+TEST_F_TIMEOUT(sem, fail_nth_sync, 600)
+{
+	struct blkbatch_entry ent[NTH_ENTRIES];
+	struct blkbatch_batch b;
+	struct iovec iov[10];
+	__s32 st[NTH_ENTRIES];
+	char *buf = bb_alloc(2 * SZ_1M);
+	unsigned int n, hits = 0;
+	int nth, res;
+
+	nth = fail_nth_open();
+	if (nth < 0 || failslab_setup())
+		SKIP(return, "no fail-nth or failslab (not the debug kernel)");
+	ASSERT_NE(NULL, buf);
+	nth_batch(&b, ent, st, buf, iov);
+	for (n = 1; n < NTH_MAX; n++) {
+		memset(st, 0x5a, sizeof(st));
+		ASSERT_EQ(0, fail_nth_set(nth, n));
+		res = blkbatch_run_sync(self->ctx.fd, &b);
+		if (!fail_nth_hit(nth)) {
+			fail_nth_set(nth, 0);
+			EXPECT_EQ(NTH_ENTRIES, res);
+			break;
+		}
+		hits++;
+		EXPECT_TRUE(nth_result_ok(res, st, ent))
+			TH_LOG("fault %u: res %d", n, res);
+	}
+	fail_nth_set(nth, 0);
+	TH_LOG("%u allocation points failed one by one", hits);
+	EXPECT_LT(n, NTH_MAX);
+	EXPECT_LT(0U, hits);
+	close(nth);
+	bb_free(buf, 2 * SZ_1M);
+}
+
+TEST_F_TIMEOUT(sem, fail_nth_uring, 600)
+{
+	struct blkbatch_entry ent[NTH_ENTRIES];
+	struct io_uring *ring = &self->ring.ring;
+	struct io_uring_sqe *sqe;
+	struct blkbatch_batch b;
+	struct iovec iov[10];
+	__s32 st[NTH_ENTRIES];
+	char *buf = bb_alloc(2 * SZ_1M);
+	unsigned int n, hits = 0;
+	struct bb_res r;
+	int nth, ret;
+	bool hit;
+
+	nth = fail_nth_open();
+	if (nth < 0 || failslab_setup())
+		SKIP(return, "no fail-nth or failslab (not the debug kernel)");
+	ASSERT_NE(NULL, buf);
+	nth_batch(&b, ent, st, buf, iov);
+	for (n = 1; n < NTH_MAX; n++) {
+		memset(st, 0x5a, sizeof(st));
+		sqe = io_uring_get_sqe(ring);
+		ASSERT_NE(NULL, sqe);
+		blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+		/* only the submission runs with the fault armed */
+		ASSERT_EQ(0, fail_nth_set(nth, n));
+		ret = io_uring_submit(ring);
+		hit = fail_nth_hit(nth);
+		fail_nth_set(nth, 0);
+		if (ret != 1)	/* io_uring's own allocation failed */
+			ASSERT_EQ(1, io_uring_submit(ring))
+				TH_LOG("fault %u: submit %d", n, ret);
+		ASSERT_EQ(0, bb_reap(ring, &r, BB_CQE_WAIT_S));
+		if (!hit) {
+			EXPECT_EQ(NTH_ENTRIES, r.res);
+			break;
+		}
+		hits++;
+		EXPECT_TRUE(nth_result_ok(r.res, st, ent))
+			TH_LOG("fault %u: res %d", n, r.res);
+	}
+	TH_LOG("%u allocation points failed one by one", hits);
+	EXPECT_LT(n, NTH_MAX);
+	EXPECT_LT(0U, hits);
+	close(nth);
+	bb_free(buf, 2 * SZ_1M);
+}
+
+/* --- a null_blk disk of our own -------------------------------------- */
+
+struct nullb_opts {
+	unsigned int	ms;		/* completion delay, 0: at once */
+	bool		memory;		/* keep the data */
+	const char	*badblocks;	/* "+first-last" in sectors, or NULL */
+};
+
+static int cfg_write_str(const char *dir, const char *attr, const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int nullb_create(struct bb_slow_disk *d, const char *name,
+			const struct nullb_opts *o)
+{
+	unsigned int waited;
+	int ret;
+
+	snprintf(d->cfg, sizeof(d->cfg), BB_NULLB_CFG "/%s", name);
+	snprintf(d->dev, sizeof(d->dev), "/dev/%s", name);
+	bb_slow_disk_destroy(d);
+	if (mkdir(d->cfg, 0755))
+		return -errno;
+	ret = bb_cfg_write(d->cfg, "size", 64);
+	if (!ret && o->memory)
+		ret = bb_cfg_write(d->cfg, "memory_backed", 1);
+	if (!ret && o->ms)
+		ret = bb_cfg_write(d->cfg, "irqmode", 2);
+	if (!ret && o->ms)
+		ret = bb_cfg_write(d->cfg, "completion_nsec",
+				   o->ms * 1000000ULL);
+	if (!ret && o->badblocks)
+		ret = cfg_write_str(d->cfg, "badblocks", o->badblocks);
+	if (!ret)
+		ret = bb_cfg_write(d->cfg, "power", 1);
+	for (waited = 0; !ret && access(d->dev, F_OK); waited += 10) {
+		if (waited >= BB_NODE_WAIT_MS)
+			ret = -ENOENT;
+		else
+			bb_sleep_ms(10);
+	}
+	if (ret) {
+		fprintf(stderr, "# null_blk %s: %s\n", name, strerror(-ret));
+		bb_slow_disk_destroy(d);
+	}
+	return ret;
+}
+
+/* Requests in flight on @d: reads + writes, from sysfs. */
+static long nullb_inflight(const struct bb_slow_disk *d)
+{
+	char path[128];
+	long r = -1, w = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/inflight",
+		 strrchr(d->dev, '/') + 1);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld %ld", &r, &w) != 2)
+		r = w = -1;
+	fclose(f);
+	return r + w;
+}
+
+FIXTURE(nullb) {
+	struct bb_slow_disk disk;
+	bool disk_ok;
+	struct bb_ctx ctx;
+	struct blkbatch_ring ring;
+	bool ring_ok;
+	char *buf;
+	long reads0;	/* reads the disk had done before the test */
+};
+
+#define NB_BUF		(64 * SZ_64K)
+#define NB_GAP		SZ_64K		/* entries this far apart never merge */
+
+FIXTURE_SETUP(nullb)
+{
+	self->ctx.fd = -1;
+	if (access(BB_NULLB_CFG, F_OK))
+		SKIP(return, "no configfs null_blk");
+	self->buf = bb_alloc(NB_BUF);
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, BB_RING_DEPTH,
+					BLKBATCH_RING_CQE32));
+	self->ring_ok = true;
+}
+
+FIXTURE_TEARDOWN(nullb)
+{
+	if (self->ring_ok)
+		blkbatch_ring_exit(&self->ring);
+	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	if (self->disk_ok)
+		bb_slow_disk_destroy(&self->disk);
+	bb_free(self->buf, NB_BUF);
+}
+
+static void nullb_up(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(nullb) * self, const struct nullb_opts *o)
+{
+	unsigned int i;
+
+	ASSERT_EQ(0, nullb_create(&self->disk, "bbsem", o));
+	self->disk_ok = true;
+	self->ctx.disk = self->disk.dev;
+	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
+	/* the partition scan of a new disk must not count as ours */
+	for (i = 0; i < 3000 && nullb_inflight(&self->disk); i++)
+		bb_sleep_ms(10);
+	ASSERT_EQ(0, nullb_inflight(&self->disk));
+	self->reads0 = bb_disk_reads(&self->disk);
+}
+
+/* Ops the device cannot do fail per entry, and GET_INFO said so. */
+TEST_F(nullb, op_not_supported_per_entry)
+{
+	struct nullb_opts o = { 0 };
+	struct blkbatch_entry ent[4];
+	struct blkbatch_batch b;
+	__s32 st[4];
+	int mode;
+
+	nullb_up(_metadata, self, &o);
+	EXPECT_FALSE(!!(self->ctx.info.features & BLKBATCH_F_DISCARD));
+	EXPECT_FALSE(!!(self->ctx.info.features & BLKBATCH_F_WRITE_ZEROES));
+	EXPECT_EQ(0U, self->ctx.info.max_discard_bytes);
+	for (mode = 0; mode < 2; mode++) {
+		blkbatch_batch_init(&b, ent, st, 4);
+		b.flags = mode ? BLKBATCH_CMD_F_ABORT_ON_ERROR : 0;
+		blkbatch_batch_add_write(&b, self->buf, SZ_4K, 0, 0);
+		blkbatch_batch_add_discard(&b, SZ_1M, SZ_1M);
+		blkbatch_batch_add_write_zeroes(&b, 2 * SZ_1M, SZ_1M);
+		blkbatch_batch_add_read(&b, self->buf, SZ_4K, 0);
+		EXPECT_EQ(mode ? 1 : 2, blkbatch_run(&self->ring,
+						     self->ctx.fd, &b));
+		EXPECT_EQ((__s32)SZ_4K, st[0]);
+		EXPECT_EQ(-EOPNOTSUPP, st[1]);
+		EXPECT_EQ(mode ? -ECANCELED : -EOPNOTSUPP, st[2]);
+		EXPECT_EQ(mode ? -ECANCELED : (__s32)SZ_4K, st[3]);
+	}
+}
+
+/*
+ * The entries after a barrier wait for the ones before it, in the kernel:
+ * the submitter is back at once, with only the first segment in flight.
+ */
+TEST_F_TIMEOUT(nullb, barrier_defers_next_segment, 120)
+{
+	struct nullb_opts o = { .ms = 1500 };
+	struct blkbatch_entry ent[17];
+	struct blkbatch_batch b;
+	struct blkbatch_cqe cqe;
+	struct io_uring_sqe *sqe;
+	__s32 st[17];
+	unsigned int i;
+
+	nullb_up(_metadata, self, &o);
+	blkbatch_batch_init(&b, ent, st, 17);
+	for (i = 0; i < 17; i++) {
+		if (i == 8)
+			blkbatch_batch_add_barrier(&b);
+		else
+			blkbatch_batch_add_read(&b, self->buf + i * SZ_4K,
+						SZ_4K, (__u64)i * NB_GAP);
+	}
+	sqe = io_uring_get_sqe(&self->ring.ring);
+	ASSERT_NE(NULL, sqe);
+	blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+	ASSERT_EQ(1, io_uring_submit(&self->ring.ring));
+	EXPECT_EQ(8, nullb_inflight(&self->disk));
+	EXPECT_EQ(-EAGAIN, blkbatch_peek(&self->ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	EXPECT_EQ(17, cqe.res);
+	EXPECT_EQ(16, bb_disk_reads(&self->disk) - self->reads0);
+}
+
+/* A write before the barrier is on the disk when the read after it runs. */
+TEST_F(nullb, barrier_orders_on_slow_disk)
+{
+	struct nullb_opts o = { .ms = 50, .memory = true };
+	struct blkbatch_entry ent[3];
+	struct blkbatch_batch b;
+	char *w = self->buf, *r = self->buf + SZ_64K;
+	__s32 st[3];
+	unsigned int i;
+
+	nullb_up(_metadata, self, &o);
+	for (i = 0; i < 4; i++) {
+		bb_fill(w, SZ_64K, 0, 40 + i);
+		memset(r, 0xa5, SZ_64K);
+		blkbatch_batch_init(&b, ent, st, 3);
+		blkbatch_batch_add_write(&b, w, SZ_64K, 0, 0);
+		blkbatch_batch_add_barrier(&b);
+		blkbatch_batch_add_read(&b, r, SZ_64K, 0);
+		ASSERT_EQ(3, blkbatch_run(&self->ring, self->ctx.fd, &b));
+		ASSERT_EQ(-1, bb_check(r, SZ_64K, 0, 40 + i)) TH_LOG("%u", i);
+	}
+}
+
+/*
+ * Bad blocks under entry 3 of 8 writes: -EIO there only, the other
+ * entries' data intact.  With abort-on-error the entries of the same
+ * segment were already issued; the segment after the barrier is cancelled.
+ */
+TEST_F(nullb, io_error_on_one_entry)
+{
+	/* entry 3 covers sectors 384..391 (3 * 64 KiB, 4 KiB) */
+	struct nullb_opts o = { .ms = 20, .memory = true,
+				.badblocks = "+384-391" };
+	struct blkbatch_entry ent[10];
+	struct blkbatch_batch b;
+	__s32 st[10];
+	unsigned int i;
+	int mode;
+
+	nullb_up(_metadata, self, &o);
+	for (mode = 0; mode < 2; mode++) {
+		__u64 seed = 50 + mode;
+
+		blkbatch_batch_init(&b, ent, st, 10);
+		b.flags = mode ? BLKBATCH_CMD_F_ABORT_ON_ERROR : 0;
+		for (i = 0; i < 8; i++) {
+			bb_fill(self->buf + i * SZ_4K, SZ_4K, i * NB_GAP, seed);
+			blkbatch_batch_add_write(&b, self->buf + i * SZ_4K,
+						 SZ_4K, i * NB_GAP, 0);
+		}
+		blkbatch_batch_add_barrier(&b);
+		bb_fill(self->buf + 8 * SZ_4K, SZ_4K, 8 * NB_GAP, seed);
+		blkbatch_batch_add_write(&b, self->buf + 8 * SZ_4K, SZ_4K,
+					 8 * NB_GAP, 0);
+		EXPECT_EQ(mode ? 8 : 9, blkbatch_run(&self->ring,
+						     self->ctx.fd, &b));
+		for (i = 0; i < 8; i++)
+			EXPECT_EQ(i == 3 ? -EIO : (__s32)SZ_4K, st[i])
+				TH_LOG("mode %d entry %u", mode, i);
+		/* the barrier was reached before the failure was known */
+		EXPECT_EQ(0, st[8]);
+		EXPECT_EQ(mode ? -ECANCELED : (__s32)SZ_4K, st[9]);
+		for (i = 0; i < 9; i++) {
+			long bad;
+
+			if (i == 3 || (mode && i == 8))
+				continue;
+			bad = read_check(&self->ring, self->ctx.fd,
+					 i * NB_GAP, SZ_4K, seed);
+			EXPECT_EQ(-1, bad) TH_LOG("mode %d entry %u", mode, i);
+		}
+	}
+}
+
+/*
+ * fail_make_request: the block layer fails the k-th bio of the device.
+ * Entry k reports -EIO, the others wrote their data.
+ */
+TEST_F(nullb, fail_make_request)
+{
+	static const char *const fmr = "/sys/kernel/debug/fail_make_request";
+	struct nullb_opts o = { .memory = true };
+	struct blkbatch_entry ent[8];
+	struct blkbatch_batch b;
+	char path[128];
+	unsigned int i, k = 5;
+	__s32 st[8];
+
+	if (access(fmr, F_OK))
+		SKIP(return, "no fail_make_request (not the debug kernel)");
+	nullb_up(_metadata, self, &o);
+	snprintf(path, sizeof(path), "/sys/block/%s",
+		 strrchr(self->disk.dev, '/') + 1);
+	ASSERT_EQ(0, bb_cfg_write(fmr, "verbose", 0));
+	ASSERT_EQ(0, bb_cfg_write(fmr, "probability", 100));
+	ASSERT_EQ(0, bb_cfg_write(fmr, "interval", 1));
+	/* every 4 KiB bio before the k-th passes, then one fails */
+	ASSERT_EQ(0, bb_cfg_write(fmr, "space", k * SZ_4K + 1));
+	ASSERT_EQ(0, bb_cfg_write(fmr, "times", 1));
+	ASSERT_EQ(0, bb_cfg_write(path, "make-it-fail", 1));
+
+	blkbatch_batch_init(&b, ent, st, 8);
+	for (i = 0; i < 8; i++) {
+		bb_fill(self->buf + i * SZ_4K, SZ_4K, i * NB_GAP, 60);
+		blkbatch_batch_add_write(&b, self->buf + i * SZ_4K, SZ_4K,
+					 i * NB_GAP, 0);
+	}
+	EXPECT_EQ(7, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	bb_cfg_write(path, "make-it-fail", 0);
+	bb_cfg_write(fmr, "probability", 0);
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(i == k ? -EIO : (__s32)SZ_4K, st[i]) TH_LOG("%u", i);
+		if (i != k)
+			EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd,
+						 i * NB_GAP, SZ_4K, 60));
+	}
+}
+
+/*
+ * A killed synchronous submitter: the ioctl ends at once, the bios finish
+ * later, the orphaned batch is freed and the device can be detached.
+ */
+TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
+{
+	struct nullb_opts o = { .ms = 2000 };
+	struct blkbatch_entry ent[8];
+	struct blkbatch_batch b;
+	__s32 st[8];
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	nullb_up(_metadata, self, &o);
+	blkbatch_batch_init(&b, ent, st, 8);
+	for (i = 0; i < 8; i++)
+		blkbatch_batch_add_read(&b, self->buf + i * SZ_4K, SZ_4K,
+					i * NB_GAP);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(blkbatch_run_sync(self->ctx.fd, &b) == 8 ? 0 : 1);
+	/* wait until the child's bios are in flight, then kill it */
+	for (i = 0; i < 500 && nullb_inflight(&self->disk) < 8; i++)
+		bb_sleep_ms(10);
+	EXPECT_EQ(8, nullb_inflight(&self->disk));
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	/* the child is gone while its bios are still in flight */
+	EXPECT_EQ(8, nullb_inflight(&self->disk));
+	if (bb_live_batches() >= 0)
+		EXPECT_EQ(1, bb_live_batches());
+	/* teardown: detach waits for the orphan, then nothing is left */
+}
+
+/* A plain signal neither ends the wait nor cuts the batch short. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST_F_TIMEOUT(nullb, sync_ignores_plain_signals, 120)
+{
+	struct nullb_opts o = { .ms = 300 };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct blkbatch_entry ent[3];
+	struct blkbatch_batch b;
+	__s32 st[3];
+
+	nullb_up(_metadata, self, &o);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	blkbatch_batch_init(&b, ent, st, 3);
+	blkbatch_batch_add_read(&b, self->buf, SZ_4K, 0);
+	blkbatch_batch_add_barrier(&b);
+	blkbatch_batch_add_read(&b, self->buf, SZ_4K, NB_GAP);
+	ualarm(100000, 100000);
+	EXPECT_EQ(3, blkbatch_run_sync(self->ctx.fd, &b));
+	ualarm(0, 0);
+	EXPECT_EQ((__s32)SZ_4K, st[2]);
+}
+
+TEST_HARNESS_MAIN
