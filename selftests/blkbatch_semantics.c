@@ -368,6 +368,87 @@ TEST_F(sem, fixed_buffer_bounds)
 	bb_free(buf, 2 * len);
 }
 
+/* --- NVMe controller reset under load ------------------------------- */
+
+struct reset_load {
+	struct blkbatch_ring	*ring;
+	int			fd;
+	char			*buf;
+	volatile bool		stop;
+	unsigned int		batches, bad;
+};
+
+#define RESET_ENTRIES	32
+
+/* Batches of reads until told to stop: each entry ends, well or not. */
+static void *reset_load_fn(void *arg)
+{
+	struct reset_load *l = arg;
+	struct blkbatch_entry ent[RESET_ENTRIES];
+	__s32 st[RESET_ENTRIES];
+	struct blkbatch_batch b;
+	unsigned int i;
+	int res;
+
+	while (!l->stop) {
+		blkbatch_batch_init(&b, ent, st, RESET_ENTRIES);
+		for (i = 0; i < RESET_ENTRIES; i++)
+			blkbatch_batch_add_read(&b, l->buf + i * SZ_4K, SZ_4K,
+						REGION_RINGS + i * SZ_64K);
+		res = blkbatch_run(l->ring, l->fd, &b);
+		if (res < 0 || res > RESET_ENTRIES)
+			l->bad++;
+		for (i = 0; i < RESET_ENTRIES; i++)
+			if (st[i] != (__s32)SZ_4K && st[i] >= 0)
+				l->bad++;
+		l->batches++;
+	}
+	return NULL;
+}
+
+/* /sys/class/nvme/nvmeC, the controller of BLKBATCH_DISK, if NVMe. */
+static int nvme_ctrl_dir(char *path, size_t len)
+{
+	const char *name = strrchr(bb_disk(), '/') + 1;
+	unsigned int ctrl;
+
+	if (sscanf(name, "nvme%un", &ctrl) != 1)
+		return -ENODEV;
+	snprintf(path, len, "/sys/class/nvme/nvme%u", ctrl);
+	return access(path, F_OK) ? -errno : 0;
+}
+
+TEST_F_TIMEOUT(sem, nvme_reset_under_load, 300)
+{
+	struct reset_load l = { .ring = &self->ring, .fd = self->ctx.fd };
+	struct blkbatch_entry ent[1];
+	struct blkbatch_batch b;
+	char path[96];
+	pthread_t t;
+	__s32 st[1];
+	int i;
+
+	if (nvme_ctrl_dir(path, sizeof(path)))
+		SKIP(return, "BLKBATCH_DISK is not an NVMe namespace");
+	l.buf = bb_alloc(RESET_ENTRIES * SZ_4K);
+	ASSERT_NE(NULL, l.buf);
+	ASSERT_EQ(0, pthread_create(&t, NULL, reset_load_fn, &l));
+	for (i = 0; i < 3; i++) {
+		bb_sleep_ms(100);
+		EXPECT_EQ(0, bb_cfg_write(path, "reset_controller", 1)) TH_LOG("reset %d", i);
+	}
+	bb_sleep_ms(100);
+	l.stop = true;
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	TH_LOG("%u batches across 3 resets", l.batches);
+	EXPECT_EQ(0U, l.bad);
+	/* and the device works afterwards */
+	blkbatch_batch_init(&b, ent, st, 1);
+	blkbatch_batch_add_read(&b, l.buf, SZ_4K, REGION_RINGS);
+	EXPECT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	bb_free(l.buf, RESET_ENTRIES * SZ_4K);
+}
+
 /* --- the synchronous ioctl ------------------------------------------ */
 
 TEST_F(sem, sync_ioctl_errors)
@@ -658,6 +739,11 @@ static int nullb_create(struct bb_slow_disk *d, const char *name,
 	return ret;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
 /* Requests in flight on @d: reads + writes, from sysfs. */
 static long nullb_inflight(const struct bb_slow_disk *d)
 {
@@ -945,12 +1031,33 @@ TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
 	/* teardown: detach waits for the orphan, then nothing is left */
 }
 
-/* A plain signal neither ends the wait nor cuts the batch short. */
-static void on_alarm(int sig)
+/* A signal ends the waiter's wait, not the batch: its CQE comes later. */
+TEST_F_TIMEOUT(nullb, wait_interrupted_by_signal, 120)
 {
-	(void)sig;
+	struct nullb_opts o = { .ms = 1000 };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct blkbatch_entry ent[2];
+	struct blkbatch_batch b;
+	struct blkbatch_cqe cqe;
+	struct io_uring_sqe *sqe;
+	__s32 st[2];
+
+	nullb_up(_metadata, self, &o);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));	/* no SA_RESTART */
+	blkbatch_batch_init(&b, ent, st, 2);
+	blkbatch_batch_add_read(&b, self->buf, SZ_4K, 0);
+	blkbatch_batch_add_read(&b, self->buf + SZ_4K, SZ_4K, NB_GAP);
+	sqe = io_uring_get_sqe(&self->ring.ring);
+	ASSERT_NE(NULL, sqe);
+	blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+	ASSERT_EQ(1, io_uring_submit(&self->ring.ring));
+	ualarm(100000, 0);
+	EXPECT_EQ(-EINTR, blkbatch_wait(&self->ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	EXPECT_EQ(2, cqe.res);
 }
 
+/* A plain signal neither ends the wait nor cuts the batch short. */
 TEST_F_TIMEOUT(nullb, sync_ignores_plain_signals, 120)
 {
 	struct nullb_opts o = { .ms = 300 };
