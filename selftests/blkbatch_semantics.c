@@ -682,61 +682,16 @@ TEST_F_TIMEOUT(sem, fail_nth_uring, 600)
 
 /* --- a null_blk disk of our own -------------------------------------- */
 
-struct nullb_opts {
-	unsigned int	ms;		/* completion delay, 0: at once */
-	bool		memory;		/* keep the data */
-	const char	*badblocks;	/* "+first-last" in sectors, or NULL */
-};
-
-static int cfg_write_str(const char *dir, const char *attr, const char *val)
+/* A null_blk disk whose I/O completes after @ms (0: at once). */
+static struct bb_nullb_opts nullb_opts(unsigned int ms)
 {
-	char path[256];
-	int fd, ret = 0;
+	struct bb_nullb_opts o = { 0 };
 
-	snprintf(path, sizeof(path), "%s/%s", dir, attr);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int nullb_create(struct bb_slow_disk *d, const char *name,
-			const struct nullb_opts *o)
-{
-	unsigned int waited;
-	int ret;
-
-	snprintf(d->cfg, sizeof(d->cfg), BB_NULLB_CFG "/%s", name);
-	snprintf(d->dev, sizeof(d->dev), "/dev/%s", name);
-	bb_slow_disk_destroy(d);
-	if (mkdir(d->cfg, 0755))
-		return -errno;
-	ret = bb_cfg_write(d->cfg, "size", 64);
-	if (!ret && o->memory)
-		ret = bb_cfg_write(d->cfg, "memory_backed", 1);
-	if (!ret && o->ms)
-		ret = bb_cfg_write(d->cfg, "irqmode", 2);
-	if (!ret && o->ms)
-		ret = bb_cfg_write(d->cfg, "completion_nsec",
-				   o->ms * 1000000ULL);
-	if (!ret && o->badblocks)
-		ret = cfg_write_str(d->cfg, "badblocks", o->badblocks);
-	if (!ret)
-		ret = bb_cfg_write(d->cfg, "power", 1);
-	for (waited = 0; !ret && access(d->dev, F_OK); waited += 10) {
-		if (waited >= BB_NODE_WAIT_MS)
-			ret = -ENOENT;
-		else
-			bb_sleep_ms(10);
+	if (ms) {
+		o.irqmode = 2;
+		o.completion_nsec = ms * 1000000ULL;
 	}
-	if (ret) {
-		fprintf(stderr, "# null_blk %s: %s\n", name, strerror(-ret));
-		bb_slow_disk_destroy(d);
-	}
-	return ret;
+	return o;
 }
 
 static void on_alarm(int sig)
@@ -798,11 +753,11 @@ FIXTURE_TEARDOWN(nullb)
 }
 
 static void nullb_up(struct __test_metadata *_metadata,
-		     FIXTURE_DATA(nullb) * self, const struct nullb_opts *o)
+		     FIXTURE_DATA(nullb) * self, const struct bb_nullb_opts *o)
 {
 	unsigned int i;
 
-	ASSERT_EQ(0, nullb_create(&self->disk, "bbsem", o));
+	ASSERT_EQ(0, bb_nullb_create(&self->disk, "bbsem", o));
 	self->disk_ok = true;
 	self->ctx.disk = self->disk.dev;
 	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
@@ -816,7 +771,7 @@ static void nullb_up(struct __test_metadata *_metadata,
 /* Ops the device cannot do fail per entry, and GET_INFO said so. */
 TEST_F(nullb, op_not_supported_per_entry)
 {
-	struct nullb_opts o = { 0 };
+	struct bb_nullb_opts o = nullb_opts(0);
 	struct blkbatch_entry ent[4];
 	struct blkbatch_batch b;
 	__s32 st[4];
@@ -848,7 +803,7 @@ TEST_F(nullb, op_not_supported_per_entry)
  */
 TEST_F_TIMEOUT(nullb, barrier_defers_next_segment, 120)
 {
-	struct nullb_opts o = { .ms = 1500 };
+	struct bb_nullb_opts o = nullb_opts(1500);
 	struct blkbatch_entry ent[17];
 	struct blkbatch_batch b;
 	struct blkbatch_cqe cqe;
@@ -879,13 +834,14 @@ TEST_F_TIMEOUT(nullb, barrier_defers_next_segment, 120)
 /* A write before the barrier is on the disk when the read after it runs. */
 TEST_F(nullb, barrier_orders_on_slow_disk)
 {
-	struct nullb_opts o = { .ms = 50, .memory = true };
+	struct bb_nullb_opts o = nullb_opts(50);
 	struct blkbatch_entry ent[3];
 	struct blkbatch_batch b;
 	char *w = self->buf, *r = self->buf + SZ_64K;
 	__s32 st[3];
 	unsigned int i;
 
+	o.memory = true;
 	nullb_up(_metadata, self, &o);
 	for (i = 0; i < 4; i++) {
 		bb_fill(w, SZ_64K, 0, 40 + i);
@@ -906,15 +862,16 @@ TEST_F(nullb, barrier_orders_on_slow_disk)
  */
 TEST_F(nullb, io_error_on_one_entry)
 {
-	/* entry 3 covers sectors 384..391 (3 * 64 KiB, 4 KiB) */
-	struct nullb_opts o = { .ms = 20, .memory = true,
-				.badblocks = "+384-391" };
+	struct bb_nullb_opts o = nullb_opts(20);
 	struct blkbatch_entry ent[10];
 	struct blkbatch_batch b;
 	__s32 st[10];
 	unsigned int i;
 	int mode;
 
+	o.memory = true;
+	/* entry 3 covers sectors 384..391 (3 * 64 KiB, 4 KiB) */
+	o.badblocks = "+384-391";
 	nullb_up(_metadata, self, &o);
 	for (mode = 0; mode < 2; mode++) {
 		__u64 seed = 50 + mode;
@@ -957,13 +914,14 @@ TEST_F(nullb, io_error_on_one_entry)
 TEST_F(nullb, fail_make_request)
 {
 	static const char *const fmr = "/sys/kernel/debug/fail_make_request";
-	struct nullb_opts o = { .memory = true };
+	struct bb_nullb_opts o = nullb_opts(0);
 	struct blkbatch_entry ent[8];
 	struct blkbatch_batch b;
 	char path[128];
 	unsigned int i, k = 5;
 	__s32 st[8];
 
+	o.memory = true;
 	if (access(fmr, F_OK))
 		SKIP(return, "no fail_make_request (not the debug kernel)");
 	nullb_up(_metadata, self, &o);
@@ -1000,7 +958,7 @@ TEST_F(nullb, fail_make_request)
  */
 TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
 {
-	struct nullb_opts o = { .ms = 2000 };
+	struct bb_nullb_opts o = nullb_opts(2000);
 	struct blkbatch_entry ent[8];
 	struct blkbatch_batch b;
 	__s32 st[8];
@@ -1034,7 +992,7 @@ TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
 /* A signal ends the waiter's wait, not the batch: its CQE comes later. */
 TEST_F_TIMEOUT(nullb, wait_interrupted_by_signal, 120)
 {
-	struct nullb_opts o = { .ms = 1000 };
+	struct bb_nullb_opts o = nullb_opts(1000);
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct blkbatch_entry ent[2];
 	struct blkbatch_batch b;
@@ -1060,7 +1018,7 @@ TEST_F_TIMEOUT(nullb, wait_interrupted_by_signal, 120)
 /* A plain signal neither ends the wait nor cuts the batch short. */
 TEST_F_TIMEOUT(nullb, sync_ignores_plain_signals, 120)
 {
-	struct nullb_opts o = { .ms = 300 };
+	struct bb_nullb_opts o = nullb_opts(300);
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct blkbatch_entry ent[3];
 	struct blkbatch_batch b;

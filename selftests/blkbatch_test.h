@@ -369,27 +369,59 @@ static inline void bb_slow_disk_destroy(struct bb_slow_disk *d)
 	rmdir(d->cfg);
 }
 
-static inline int bb_slow_disk_power_on(struct bb_slow_disk *d,
-					unsigned int ms, unsigned int qd)
+static inline int bb_cfg_write_str(const char *dir, const char *attr,
+				   const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A null_blk disk made for a test; zero fields keep null_blk's defaults. */
+struct bb_nullb_opts {
+	unsigned int		size_mb;	/* 0: 64 */
+	unsigned int		bs;		/* logical block size */
+	unsigned int		qd;		/* hw_queue_depth */
+	unsigned int		irqmode;	/* 0: in the submitter, 2: timer */
+	unsigned long long	completion_nsec;	/* with irqmode 2 */
+	bool			memory;		/* keep the data */
+	const char		*badblocks;	/* "+first-last" sectors */
+};
+
+static inline int bb_nullb_power_on(struct bb_slow_disk *d,
+				    const struct bb_nullb_opts *o)
 {
 	int ret;
 
-	ret = bb_cfg_write(d->cfg, "size", 64);		/* MiB */
-	if (!ret && qd)
-		ret = bb_cfg_write(d->cfg, "hw_queue_depth", qd);
-	if (!ret)
-		ret = bb_cfg_write(d->cfg, "irqmode", 2);	/* timer */
-	if (!ret)
-		ret = bb_cfg_write(d->cfg, "completion_nsec", ms * 1000000ULL);
+	ret = bb_cfg_write(d->cfg, "size", o->size_mb ? o->size_mb : 64);
+	if (!ret && o->bs)
+		ret = bb_cfg_write(d->cfg, "blocksize", o->bs);
+	if (!ret && o->qd)
+		ret = bb_cfg_write(d->cfg, "hw_queue_depth", o->qd);
+	if (!ret && o->memory)
+		ret = bb_cfg_write(d->cfg, "memory_backed", 1);
+	if (!ret && o->irqmode)
+		ret = bb_cfg_write(d->cfg, "irqmode", o->irqmode);
+	if (!ret && o->irqmode == 2)
+		ret = bb_cfg_write(d->cfg, "completion_nsec",
+				   o->completion_nsec);
+	if (!ret && o->badblocks)
+		ret = bb_cfg_write_str(d->cfg, "badblocks", o->badblocks);
 	if (!ret)
 		ret = bb_cfg_write(d->cfg, "power", 1);
 	return ret;
 }
 
-/* @qd: the disk's queue depth, 0 for null_blk's default. */
-static inline int bb_slow_disk_create_qd(struct bb_slow_disk *d,
-					 const char *name, unsigned int ms,
-					 unsigned int qd)
+static inline int bb_nullb_create(struct bb_slow_disk *d, const char *name,
+				  const struct bb_nullb_opts *o)
 {
 	unsigned int waited;
 	int ret;
@@ -400,7 +432,7 @@ static inline int bb_slow_disk_create_qd(struct bb_slow_disk *d,
 	bb_slow_disk_destroy(d);	/* a crashed run's leftover */
 	if (mkdir(d->cfg, 0755))
 		return -errno;
-	ret = bb_slow_disk_power_on(d, ms, qd);
+	ret = bb_nullb_power_on(d, o);
 	for (waited = 0; !ret && access(d->dev, F_OK); waited += 10) {
 		if (waited >= BB_NODE_WAIT_MS)
 			ret = -ENOENT;
@@ -408,10 +440,24 @@ static inline int bb_slow_disk_create_qd(struct bb_slow_disk *d,
 			bb_sleep_ms(10);
 	}
 	if (ret) {
-		fprintf(stderr, "# slow disk %s: %s\n", name, strerror(-ret));
+		fprintf(stderr, "# null_blk %s: %s\n", name, strerror(-ret));
 		bb_slow_disk_destroy(d);
 	}
 	return ret;
+}
+
+/* @qd: the disk's queue depth, 0 for null_blk's default. */
+static inline int bb_slow_disk_create_qd(struct bb_slow_disk *d,
+					 const char *name, unsigned int ms,
+					 unsigned int qd)
+{
+	struct bb_nullb_opts o = {
+		.qd = qd,
+		.irqmode = 2,
+		.completion_nsec = ms * 1000000ULL,
+	};
+
+	return bb_nullb_create(d, name, &o);
 }
 
 static inline int bb_slow_disk_create(struct bb_slow_disk *d,
