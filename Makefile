@@ -24,9 +24,13 @@ deps:
 	@qemu/deps.sh
 
 ifeq ($(KDIR),)
+# A series is fetched, or built (the debug kernel: KERNEL_BUILD in
+# kernels.conf; a few minutes the first time).
 modules: deps
 	@set -e; for s in $(KERNELS); do \
-		kver=$$(qemu/fetch-kernel.sh $$s); \
+		get=$$(bash -c '. qemu/kernels.conf; \
+			echo $${KERNEL_BUILD[$$1]:-fetch-kernel.sh}' _ $$s); \
+		kver=$$(qemu/$$get $$s); \
 		$(MAKE) --no-print-directory module KVER=$$kver \
 			MKDIR=$(CACHE)/$$kver/kdir; \
 	done
@@ -46,7 +50,10 @@ userlib: deps
 selftests: userlib
 	$(MAKE) -C selftests
 
-demo: all
+# Only the default kernel's module: the demo must not wait for the debug
+# kernel to build.
+demo: deps userlib
+	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
 # check.sh does the building itself, so that any failure is still counted

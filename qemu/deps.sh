@@ -11,7 +11,8 @@ PKGS=(
 	kmod cpio xz-utils	# depmod, the initramfs, .ko.xz and source tarballs
 	busybox-static qemu-system-x86	# the guest
 	liburing-dev		# libblkbatch
-	linux-source-6.12	# kselftest_harness.h and checkpatch.pl
+	linux-source-6.12	# kselftest_harness.h, checkpatch.pl, the debug kernel
+	flex bison bc		# building the debug kernel (Kconfig, timeconst)
 	fio strace		# the demo's peers and syscall counts
 )
 

@@ -4,9 +4,11 @@
 # qemu/run-vm.sh -k KVER -o OUTDIR [-t SECONDS] [--nullblk] [--poll-queues N]
 #                [--disk-mb N] -- CMD [ARGS...]
 #
-# Boot the Debian kernel KVER (fetched by fetch-kernel.sh) under QEMU/TCG
-# and run CMD in it, chrooted into the host's root filesystem (read-only
-# over 9p), in the same directory as here. No root needed on the host.
+# Boot the kernel KVER (fetched by fetch-kernel.sh, or the debug series
+# built by build-debug-kernel.sh) under QEMU/TCG and run CMD in it, chrooted
+# into the host's root filesystem (read-only over 9p), in the same directory
+# as here. No root needed on the host. Drivers may be modules (insmod'ed by
+# /init) or built in (their parameters go on the kernel command line).
 #
 # Guest side, CMD sees:
 #   cwd                the host's $PWD (same absolute path)
@@ -21,10 +23,12 @@
 #   every BLKBATCH_* variable of the host environment (knobs from make)
 # CMD's stdout+stderr stream to our stdout (the serial console) and are
 # saved in OUTDIR/output.txt; also left in OUTDIR: console.txt (everything
-# the VM printed), dmesg.txt, result.txt (ok, or the failure reasons).
+# the VM printed), dmesg.txt, result.txt (ok, or the failure reasons), and
+# on a kernel with kmemleak kmemleak.txt (what it found after CMD).
 #
 # Exit status: CMD's, but non-zero if the VM timed out, panicked or hung
-# (no end marker), dmesg shows a splat, or the kernel is tainted W (or D).
+# (no end marker), dmesg shows a splat, the kernel is tainted W (or D), or
+# kmemleak reports an object that CMD's run leaked.
 # Environment: BLKBATCH_VM_TIMEOUT default for -t (900); BLKBATCH_VM_APPEND
 # adds to the kernel command line (e.g. slub_debug=FZPU).
 set -euo pipefail
@@ -56,7 +60,8 @@ done
 [ -n "$kver" ] && [ -n "$out" ] && [ $# -gt 0 ] || usage
 
 dir=$cache/$kver
-[ -e "$dir/.done" ] || { echo "run-vm: $dir not ready; run qemu/fetch-kernel.sh" >&2; exit 2; }
+[ -e "$dir/.done" ] ||
+	{ echo "run-vm: $dir not ready; run qemu/fetch-kernel.sh (or build-debug-kernel.sh)" >&2; exit 2; }
 mkdir -p "$out"
 out=$(cd -P "$out" && pwd)
 case $out$PWD in *[[:space:]]*) echo "run-vm: no whitespace in OUTDIR or cwd, please" >&2; exit 2 ;; esac
@@ -71,16 +76,21 @@ if [ ! -s "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$dir/.done" -nt "$initrd" 
 	cp "$(command -v busybox)" "$tmp/bin/busybox"
 	declare -A seen=()
 	# Each stack: its modules in load order (modules.dep via modprobe),
-	# each one only in the first stack needing it. "builtin" lines skip.
+	# each one only in the first stack needing it. "builtin" lines skip
+	# (the debug kernel has everything built in); a driver the kernel
+	# lacks altogether is left to /init's own checks and fallbacks.
 	stack() {
-		local name=$1 m f n; shift
+		local name=$1 m f n deps; shift
 		: >"$tmp/mods/$name"
 		for m in "$@"; do
-			modprobe -d "$dir/root" -S "$kver" --show-depends "$m" |
+			if ! deps=$(modprobe -d "$dir/root" -S "$kver" --show-depends "$m"); then
+				echo "run-vm: $kver has no $m, built in or module" >&2
+				continue
+			fi
 			while read -r kind f _; do
 				[ "$kind" = insmod ] || continue
 				echo "$f"
-			done
+			done <<<"$deps"
 		done >"$tmp/list"
 		while read -r f; do
 			n=$(basename "$f"); n=${n%%.ko*}
@@ -107,8 +117,11 @@ if [ ! -s "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$dir/.done" -nt "$initrd" 
 	mount -t sysfs sys /sys
 	mount -t devtmpfs dev /dev
 	exec </dev/null
+	# A kernel built without ACPI cannot power off (poweroff -f would
+	# end /init, a panic); QEMU's -no-reboot turns a reboot into its exit.
+	off() { [ -d /sys/firmware/acpi ] && poweroff -f; sleep 5; reboot -f; }
 	# Without the end marker the host reports the failure.
-	die() { echo "vm-init: $*"; poweroff -f; sleep 5; reboot -f; }
+	die() { echo "vm-init: $*"; off; }
 	load() {
 		for m in $(cat /mods/$1); do
 			p=; [ "$m" = nvme ] && p=poll_queues=$PQ
@@ -150,15 +163,32 @@ if [ ! -s "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$dir/.done" -nt "$initrd" 
 	mount --move /out "/host$OUT" || die "cannot move the out share"
 	waitdev /dev/nvme0n1
 	[ "$NULLBLK" = 1 ] && waitdev /dev/nullb0
+	# kmemleak (debug kernel): what boot left unreferenced is not the
+	# command's doing, so forget it; scan only when told to, not in the
+	# middle of a timing-sensitive test.
+	kml=/host/sys/kernel/debug/kmemleak
+	if [ -w $kml ]; then
+		echo scan=off >$kml
+		echo scan >$kml
+		echo clear >$kml
+	fi
 	echo "vm-init: up in $(cut -d' ' -f1 /proc/uptime) s, running the command"
 	(chroot /host /bin/bash "$OUT/guest.sh"; echo $? >/rc) 2>&1 | tee "/host$OUT/output.txt"
 	rc=$(cat /rc 2>/dev/null || echo 255)
+	if [ -w $kml ]; then
+		# An object is reported once it is 5 s old and a scan found no
+		# reference to it: scan twice, that far apart.
+		echo "vm-init: kmemleak scan"
+		echo scan >$kml; sleep 6; echo scan >$kml
+		cat $kml >"/host$OUT/kmemleak.txt"
+		[ ! -s "/host$OUT/kmemleak.txt" ] || cat "/host$OUT/kmemleak.txt"
+	fi
 	dmesg >"/host$OUT/dmesg.txt"
 	t=$(cat /proc/sys/kernel/tainted)
 	sync
 	echo
 	echo "BLKBATCH-VM-END status=$rc tainted=$t"
-	poweroff -f
+	off
 	EOF
 	chmod +x "$tmp/init"
 	(cd "$tmp" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$initrd.$$"
@@ -166,7 +196,7 @@ if [ ! -s "$initrd" ] || [ "$0" -nt "$initrd" ] || [ "$dir/.done" -nt "$initrd" 
 fi
 
 # ---- per-run files in OUTDIR ----
-rm -f "$out"/{output,console,dmesg,result}.txt "$out/nvme.img"
+rm -f "$out"/{output,console,dmesg,result,kmemleak}.txt "$out/nvme.img"
 truncate -s "${disk_mb}M" "$out/nvme.img" # sparse: costs only what is written
 printf 'OUT=%q PQ=%q NULLBLK=%q\n' "$out" "$pq" "$nullblk" >"$out/vm.env"
 {
@@ -183,6 +213,11 @@ printf 'OUT=%q PQ=%q NULLBLK=%q\n' "$out" "$pq" "$nullblk" >"$out/vm.env"
 	printf 'exec'; printf ' %q' "$@"; echo
 } >"$out/guest.sh"
 
+# Built-in drivers take their module parameters from the command line.
+append=
+! grep -qs '/nvme\.ko$' "$dir/root/lib/modules/$kver/modules.builtin" ||
+	append+=" nvme.poll_queues=$pq"
+
 # ---- boot ----
 echo "run-vm: booting $kver (timeout ${tmo}s), output in $out" >&2
 start=$SECONDS
@@ -194,7 +229,7 @@ timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m 2G -display none -serial stdio \
 	-no-reboot -nic none \
 	-kernel "$dir/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 quiet $tcg_append ${BLKBATCH_VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 quiet $tcg_append$append ${BLKBATCH_VM_APPEND:-}" \
 	-drive "file=$out/nvme.img,if=none,id=nvm,format=raw,cache=none,aio=io_uring" \
 	-device nvme,serial=blkbatch0,drive=nvm \
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
@@ -217,10 +252,17 @@ else
 	status=${end#*status=}; status=${status%% *}
 	taint=${end##*tainted=}
 fi
-# SLUB debugging reports "BUG <cache> (...): Poison overwritten" etc.
-splat='BUG:|BUG [^ ]+ \(|WARNING:|Oops|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|kmemleak: [1-9][0-9]* new suspected|Call Trace|Poison overwritten|Redzone overwritten|Freepointer corrupt'
+# SLUB debugging reports "BUG <cache> (...): Poison overwritten" etc.;
+# the debug kernel's checkers report "BUG: KASAN: ...", "UBSAN: ...",
+# lockdep's "WARNING: possible circular locking dependency detected" and
+# friends, "BUG: sleeping function called from invalid context",
+# "WARNING: suspicious RCU usage", kmemleak's "unreferenced object".
+splat='BUG:|BUG [^ ]+ \(|WARNING:|Oops|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|suspicious RCU usage|kmemleak: [1-9][0-9]* new suspected|unreferenced object|Call Trace|Poison overwritten|Redzone overwritten|Freepointer corrupt'
 if [ -f "$out/dmesg.txt" ] && s=$(grep -aE -m1 "$splat" "$out/dmesg.txt"); then
 	fail+=("kernel splat, see dmesg.txt: $s")
+fi
+if [ -s "$out/kmemleak.txt" ]; then
+	fail+=("kmemleak: $(grep -c 'unreferenced object' "$out/kmemleak.txt") unreferenced object(s), see kmemleak.txt")
 fi
 # W (512, a WARN), D (128, an oops), B (32, bad page / slab corruption)
 # or L (16384, soft lockup) fail; O (4096) and E (8192) from our

@@ -1,0 +1,136 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# qemu/build-debug-kernel.sh [debug]
+#
+# Build the "debug" series (see kernels.conf): Debian's 6.12 source from
+# the linux-source-6.12 package, "make tinyconfig" plus the fragment
+# qemu/debug-6.12.config (KASAN, lockdep, kmemleak, UBSAN, fault injection,
+# everything built in). Leaves the same layout as fetch-kernel.sh, so that
+# run-vm.sh and "make module" need not know the difference:
+#   $BLKBATCH_CACHE/<kver>/kdir     -> the built tree (Module.symvers)
+#   $BLKBATCH_CACHE/<kver>/vmlinuz  -> its arch/x86/boot/bzImage
+#   $BLKBATCH_CACHE/<kver>/root/lib/modules/<kver>  (modules_install)
+# <kver> is "<upstream version>-blkbatch-debug". The tree is rebuilt when
+# its stamp (source package version, fragment, compiler) changes, so a CI
+# run builds it once and later runs reuse it. The full build log is kept in
+# <kver>/build.log. Prints exactly one line on stdout: <kver>.
+# BLKBATCH_BUILD_JOBS: make -j (default 2, this project's CI machine).
+set -euo pipefail
+# depmod (modules_install) lives in /sbin, which a non-root PATH lacks.
+PATH=$PATH:/usr/sbin:/sbin
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/kernels.conf"
+# Called like fetch-kernel.sh, with the series, by check.sh and make.
+[ "${1:-debug}" = debug ] || { echo "usage: build-debug-kernel.sh [debug]" >&2; exit 2; }
+
+cache=${BLKBATCH_CACHE:-$(dirname "$here")/.cache}
+mkdir -p "$cache"
+cache=$(cd -P "$cache" && pwd) # absolute: it ends up in a Makefile
+frag=$here/$DEBUG_KERNEL_CONFIG
+pkg=$DEBUG_KERNEL_SOURCE
+tarball=/usr/src/$pkg.tar.xz
+localversion=-blkbatch-debug
+jobs=${BLKBATCH_BUILD_JOBS:-2}
+
+say() { echo "build-debug-kernel: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+[ -n "$pkgver" ] && [ -r "$tarball" ] ||
+	die "$pkg is not installed (run qemu/deps.sh as root)"
+[ -r "$frag" ] || die "no $frag"
+# 6.12.117-1~deb12u1 -> 6.12.117; checked against the tree's own
+# "make kernelrelease" below.
+kver=${pkgver%%-*}$localversion
+dir=$cache/$kver
+# What the build depends on besides this script: a new Debian upload of
+# the same upstream version, any edit of the fragment, another compiler.
+stamp=$({ echo "$pkgver"; cat "$frag"; gcc --version | head -n1; } |
+	sha256sum | cut -c1-16)
+
+ready() { [ -e "$dir/.done" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; }
+if ready; then
+	echo "$kver"
+	exit 0
+fi
+
+mkdir -p "$dir"
+# One kernel build at a time (2 cores); a second caller waits, then
+# finds it done.
+exec 9>"$cache/.build-debug-kernel.lock"
+flock -n 9 || { say "waiting for another build of the debug kernel"; flock 9; }
+if ready; then
+	echo "$kver"
+	exit 0
+fi
+rm -f "$dir/.done"
+log=$dir/build.log
+: >"$log"
+
+# The tree: unpacked once per source package version; a changed fragment
+# alone reconfigures it and rebuilds incrementally.
+src=$dir/linux
+if [ "$(cat "$dir/.source" 2>/dev/null)" != "$pkgver" ] || [ ! -e "$src/Makefile" ]; then
+	say "unpacking $tarball ($pkgver)"
+	rm -rf "$src" "$dir/.source" "$dir/.unpack"
+	mkdir "$dir/.unpack"
+	tar -xJf "$tarball" -C "$dir/.unpack"
+	mv "$dir/.unpack/$pkg" "$src"
+	rmdir "$dir/.unpack"
+	echo "$pkgver" >"$dir/.source"
+fi
+
+# ARCH=x86_64, not the default x86: tinyconfig would otherwise pick a
+# 32-bit kernel, and flipping 64BIT afterwards keeps 32-bit defaults.
+kmake() { make -C "$src" ARCH=x86_64 "$@" >>"$log" 2>&1; }
+fail() { tail -n 40 "$log" >&2; die "$* (full log: $log)"; }
+
+say "configuring: tinyconfig + $(basename "$frag")"
+echo "CONFIG_LOCALVERSION=\"$localversion\"" >"$dir/localversion.config"
+kmake tinyconfig || fail "make tinyconfig failed"
+(cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config \
+	"$frag" "$dir/localversion.config") >>"$log" 2>&1 || fail "merge_config.sh failed"
+kmake olddefconfig || fail "make olddefconfig failed"
+
+# Every line of the fragment must have survived olddefconfig: a symbol
+# dropped for an unmet dependency would silently test less.
+missing=()
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=*) grep -qxF -- "$line" "$src/.config" || missing+=("$line") ;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }; sym=${sym%% *}
+		! grep -q "^$sym=" "$src/.config" || missing+=("$line") ;;
+	esac
+done <"$frag"
+if [ ${#missing[@]} -gt 0 ]; then
+	say "the final .config lacks these lines of $(basename "$frag"):"
+	for m in "${missing[@]}"; do
+		sym=${m#\# }; sym=${sym%%[= ]*}
+		got=$(grep -E "^$sym=|^# $sym is not set" "$src/.config" || echo "absent")
+		say "  want: $m   got: $got"
+	done
+	die "fix the fragment (a dependency is missing or the symbol was renamed)"
+fi
+
+say "building $kver with -j$jobs (a few minutes; log: $log)"
+start=$SECONDS
+kmake -j"$jobs" || fail "kernel build failed"
+# (after the build: kernelrelease reads what syncconfig generated)
+rel=$(make -s -C "$src" ARCH=x86_64 kernelrelease)
+[ "$rel" = "$kver" ] || die "the tree's release is $rel, expected $kver"
+# out-of-tree modules link against it
+[ -s "$src/Module.symvers" ] || fail "no Module.symvers"
+rm -rf "$dir/root"
+kmake INSTALL_MOD_PATH="$dir/root" modules_install || fail "modules_install failed"
+say "built in $((SECONDS - start)) s"
+
+ln -sfn linux "$dir/kdir"
+ln -sfn linux/arch/x86/boot/bzImage "$dir/vmlinuz"
+[ -s "$dir/vmlinuz" ] || die "no bzImage"
+echo "$stamp" >"$dir/.stamp"
+touch "$dir/.done"
+say "ready: $dir"
+echo "$kver"
