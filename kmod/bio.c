@@ -97,8 +97,16 @@ static void bb_bio_end_io(struct bio *bio)
 			      blk_status_to_errno(bio->bi_status));
 	if (unlikely(!op_is_write(bio_op(bio)) && !b->fixed &&
 		     !bb_bio_pages_dirty(bio))) {
+		/*
+		 * Once on the list, the bio may be put by a work item that
+		 * is already running, and with it the batch, the file and
+		 * the module (whose exit destroys bb_wq): hold the batch
+		 * until the work is queued.
+		 */
+		atomic_inc(&b->pending);
 		llist_add(&bbio->node, &bb_redirty_list);
 		queue_work(bb_wq, &bb_redirty_work);
+		bb_batch_put(b);
 		return;
 	}
 	/* Unpinning without dirtying is safe in interrupt context. */
@@ -188,12 +196,13 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 	if (e->flags & BLKBATCH_EF_FUA)
 		opf |= REQ_FUA;
 
+	/*
+	 * No signal check in here: an entry is issued whole (it is bounded
+	 * by max_entry_bytes), so -EINTR always means "nothing of it done".
+	 */
 	while (iov_iter_count(&iter)) {
 		struct bio *bio;
 
-		ret = -EINTR;
-		if (bb_issue_interrupted())
-			break;
 		ret = -ENOMEM;
 		bio = bio_alloc_bioset(bdev,
 				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
@@ -368,30 +377,23 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 }
 
 /*
- * Batches whose synchronous submitter was killed: freed by the last
+ * A batch whose synchronous submitter was killed: freed by the last
  * completion, which may run in interrupt context, hence the work item.
+ * It is the batch's own, so queueing it is the last touch of the batch.
  */
-static LLIST_HEAD(bb_orphan_list);
-
 static void bb_orphan_fn(struct work_struct *work)
 {
-	struct llist_node *list = llist_del_all(&bb_orphan_list);
-	struct bb_batch *b, *tmp;
+	struct bb_batch *b = container_of(work, struct bb_batch, free_work);
+	struct file *file = b->file;
 
-	llist_for_each_entry_safe(b, tmp, list, free_node) {
-		struct file *file = b->file;
-
-		bb_batch_finish(b, false);
-		fput(file);
-	}
+	bb_batch_finish(b, false);
+	fput(file);
 }
-
-static DECLARE_WORK(bb_orphan_work, bb_orphan_fn);
 
 void bb_batch_free_async(struct bb_batch *b)
 {
-	llist_add(&b->free_node, &bb_orphan_list);
-	queue_work(bb_wq, &bb_orphan_work);
+	INIT_WORK(&b->free_work, bb_orphan_fn);
+	queue_work(bb_wq, &b->free_work);
 }
 
 int bb_bio_init(void)

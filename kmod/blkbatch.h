@@ -13,6 +13,7 @@
 #include <linux/miscdevice.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 #include <linux/blkbatch.h>
 
 #include "compat.h"
@@ -74,7 +75,7 @@ struct bb_batch {
 	struct completion	done;
 	atomic_t		owners;
 	struct file		*file;
-	struct llist_node	free_node;	/* on the orphan list */
+	struct work_struct	free_work;	/* frees an orphan */
 
 	struct blkbatch_entry	ents[];
 };

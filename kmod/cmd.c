@@ -24,8 +24,12 @@ static struct bb_pdu *bb_pdu(struct io_uring_cmd *ioucmd)
 
 u32 bb_max_entry_bytes(struct block_device *bdev)
 {
-	/* Keeps every entry's byte count representable in its __s32 status. */
-	return MAX_RW_COUNT & ~(bdev_logical_block_size(bdev) - 1);
+	/*
+	 * Keeps every entry's byte count representable in its __s32 status,
+	 * and below MAX_RW_COUNT, where import_iovec() clamps: iovecs that
+	 * overshoot len can then never add up to it.
+	 */
+	return (MAX_RW_COUNT - 1) & ~(bdev_logical_block_size(bdev) - 1);
 }
 
 u64 bb_features(struct block_device *bdev)

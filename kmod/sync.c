@@ -24,12 +24,15 @@ static void bb_sync_batch_done(struct bb_batch *b)
 /* Killed while bios are in flight: let the completion free the batch. */
 static void bb_sync_abandon(struct bb_batch *b)
 {
-	b->file = get_file(b->file);
+	struct file *file = get_file(b->file);
+
 	if (!atomic_dec_and_test(&b->owners))
 		return;
-	/* The completion got there first and left the batch to us. */
-	struct file *file = b->file;
-
+	/*
+	 * The completion dropped its owner first, so it is about to call
+	 * complete(), or has: the batch is ours once that is over.
+	 */
+	wait_for_completion(&b->done);
 	bb_batch_finish(b, false);
 	fput(file);
 }

@@ -989,6 +989,43 @@ TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
 	/* teardown: detach waits for the orphan, then nothing is left */
 }
 
+/*
+ * Kills that land anywhere in a synchronous batch's life: before, during
+ * and after its completion.  KASAN (debug kernel) sees it if the killed
+ * waiter and the completion ever both free the batch, or one too early.
+ */
+TEST_F_TIMEOUT(nullb, sync_kill_race, 300)
+{
+	struct bb_nullb_opts o = nullb_opts(0);
+	struct blkbatch_entry ent[8];
+	struct blkbatch_batch b;
+	unsigned int i, round;
+	__s32 st[8];
+	int status;
+	pid_t pid;
+
+	o.irqmode = 2;
+	o.completion_nsec = 200000;	/* 0.2 ms */
+	nullb_up(_metadata, self, &o);
+	blkbatch_batch_init(&b, ent, st, 8);
+	for (i = 0; i < 8; i++)
+		blkbatch_batch_add_read(&b, self->buf + i * SZ_4K, SZ_4K,
+					i * NB_GAP);
+	srand(getpid());
+	for (round = 0; round < 40; round++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			for (;;)
+				blkbatch_run_sync(self->ctx.fd, &b);
+		bb_sleep_ms(1 + rand() % 20);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+	}
+	/* teardown: every orphan freed, nothing pinned, no taint */
+}
+
 /* A signal ends the waiter's wait, not the batch: its CQE comes later. */
 TEST_F_TIMEOUT(nullb, wait_interrupted_by_signal, 120)
 {

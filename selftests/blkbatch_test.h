@@ -300,17 +300,40 @@ static inline long bb_live_batches(void)
 	return n;
 }
 
+/* Taint bits a test must never set: B (bad page, KASAN), D, W. */
+#define BB_TAINT_BAD	(32 | 128 | 512)
+
+static inline long bb_taint(void)
+{
+	long t = -1;
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &t) != 1)
+		t = -1;
+	fclose(f);
+	return t;
+}
+
 /*
- * After a test: no batch of the module left (every bio holds its batch)
- * and every page pin taken is released again (6.12 pins; 6.1 takes page
- * references, which the counters do not see).  Completions and ring
- * teardown are asynchronous, so this waits a while.  0 or -EBUSY.
+ * After a test: the kernel not tainted by a warning, an oops or a KASAN
+ * report (the runner reads the log itself, per program); no batch of the
+ * module left (every bio holds its batch) and every page pin taken
+ * released again (6.12 pins; 6.1 takes page references, which the
+ * counters do not see).  Completions and ring teardown are asynchronous,
+ * so this waits a while.  0, -EIO (tainted) or -EBUSY.
  */
 static inline int bb_quiescent(void)
 {
 	long long acq, rel;
 	unsigned int waited;
 	long n;
+
+	if (bb_taint() > 0 && (bb_taint() & BB_TAINT_BAD)) {
+		fprintf(stderr, "# kernel tainted: %ld\n", bb_taint());
+		return -EIO;
+	}
 
 	for (waited = 0; waited < BB_DETACH_WAIT_MS; waited += 20) {
 		n = bb_live_batches();
