@@ -328,10 +328,10 @@ static inline int bb_quiescent(void)
 {
 	long long acq, rel;
 	unsigned int waited;
-	long n;
+	long n, taint = bb_taint();
 
-	if (bb_taint() > 0 && (bb_taint() & BB_TAINT_BAD)) {
-		fprintf(stderr, "# kernel tainted: %ld\n", bb_taint());
+	if (taint > 0 && (taint & BB_TAINT_BAD)) {
+		fprintf(stderr, "# kernel tainted: %ld\n", taint);
 		return -EIO;
 	}
 
