@@ -38,6 +38,29 @@ static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
 	WRITE_ONCE(b->failed, true);
 }
 
+/*
+ * A polled bio is never made to wait: it fails instead when it would (no
+ * tag, frozen queue), or when the queue stopped polling under it (6.12).
+ * Its entry, issued as that one bio, is then issued again after the
+ * segment, waiting and by interrupt.
+ */
+static void bb_entry_retry(struct bb_batch *b, u32 idx)
+{
+	if (!cmpxchg(&b->err[idx], 0, -EAGAIN))
+		WRITE_ONCE(b->retry, true);
+}
+
+static void bb_bio_error(struct bb_batch *b, struct bio *bio, u32 idx)
+{
+	blk_status_t st = bio->bi_status;
+
+	if ((bio->bi_opf & REQ_NOWAIT) &&
+	    (st == BLK_STS_AGAIN || st == BLK_STS_NOTSUPP))
+		bb_entry_retry(b, idx);
+	else
+		bb_entry_fail(b, idx, blk_status_to_errno(st));
+}
+
 static void bb_batch_put(struct bb_batch *b)
 {
 	if (atomic_dec_and_test(&b->pending))
@@ -93,8 +116,9 @@ static void bb_bio_end_io(struct bio *bio)
 	struct bb_batch *b = bio->bi_private;
 
 	if (unlikely(bio->bi_status))
-		bb_entry_fail(b, bbio->idx,
-			      blk_status_to_errno(bio->bi_status));
+		bb_bio_error(b, bio, bbio->idx);
+	/* Read by ->uring_cmd_iopoll, through the batch's own reference. */
+	WRITE_ONCE(bbio->done, true);
 	if (unlikely(!op_is_write(bio_op(bio)) && !b->fixed &&
 		     !bb_bio_pages_dirty(bio))) {
 		/*
@@ -115,15 +139,81 @@ static void bb_bio_end_io(struct bio *bio)
 	bb_batch_put(b);
 }
 
+/*
+ * Keep a polled bio for ->uring_cmd_iopoll: a poll queue has no interrupt,
+ * so its bios complete only while someone polls them.
+ */
+static void bb_poll_track(struct bb_batch *b, struct bio *bio)
+{
+	bio_get(bio);
+	b->poll[b->npoll] = bio;
+	/* The poller reads the slot after the count. */
+	smp_store_release(&b->npoll, b->npoll + 1);
+}
+
 static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
 {
 	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
 
 	bbio->idx = idx;
+	bbio->done = false;
 	bio->bi_private = b;
 	bio->bi_end_io = bb_bio_end_io;
 	atomic_inc(&b->pending);
+	if (bio->bi_opf & REQ_POLLED)
+		bb_poll_track(b, bio);
 	submit_bio(bio);
+}
+
+/*
+ * Called by io_uring's poll loop, with the batch kept alive by RCU.  Polls
+ * the hardware queue of the oldest polled bio not yet done: bios may sit
+ * on several queues (a task can move between CPUs while it issues), and
+ * polling the oldest one's queue until it is done visits each in turn.
+ * Bios are not merged when polled (REQ_NOMERGE), so each has its own
+ * request and poll cookie.  Done bios are released on the way.  The poll
+ * itself runs under RCU alone, as the kernel's own iocb_bio_iopoll().
+ */
+int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
+		    unsigned int poll_flags)
+{
+	struct bio *bio = NULL;
+	u32 n;
+	int ret;
+
+	/* Another poller or the release is at it: nothing lost by leaving. */
+	if (!spin_trylock(&b->poll_lock))
+		return 0;
+	/* Pairs with bb_poll_track(): the slots below @n are written. */
+	n = smp_load_acquire(&b->npoll);
+	while (b->pcur < n) {
+		struct bio *p = b->poll[b->pcur];
+
+		if (!READ_ONCE(container_of(p, struct bb_bio, bio)->done)) {
+			bio = p;
+			bio_get(bio);
+			break;
+		}
+		b->pcur++;
+		bio_put(p);
+	}
+	spin_unlock(&b->poll_lock);
+	if (!bio)
+		return 0;
+	ret = bio_poll(bio, iob, poll_flags);
+	bio_put(bio);
+	return ret;
+}
+
+/* Segment over: every polled bio is done; drop the ones still held. */
+static void bb_poll_release(struct bb_batch *b)
+{
+	if (!b->polled)
+		return;
+	spin_lock(&b->poll_lock);
+	while (b->pcur < b->npoll)
+		bio_put(b->poll[b->pcur++]);
+	spin_unlock(&b->poll_lock);
 }
 
 /*
@@ -174,9 +264,25 @@ static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
 }
 
 /*
+ * Whether an entry goes out as one polled bio.  It must fit one bio and
+ * one request (a non-waiting bio that needs splitting fails), so iovec
+ * arrays, whose gaps may split, and entries over @poll_max do not poll.
+ */
+static bool bb_entry_polled(const struct bb_batch *b,
+			    const struct blkbatch_entry *e)
+{
+	return b->polled && !b->retrying && !(e->flags & BLKBATCH_EF_VEC) &&
+	       e->len <= b->poll_max && b->npoll < b->nr;
+}
+
+#define BB_POLL_OPF	(REQ_POLLED | REQ_NOWAIT | REQ_NOMERGE | BB_REQ_CACHE_POLLED)
+
+/*
  * One READ or WRITE entry, in as many bios as its pages need; the block
  * layer splits each further to the device's limits.  Bios already sent
- * when a later one fails still complete and are counted.
+ * when a later one fails still complete and are counted.  Polled bios
+ * come from the per-CPU bio cache and never wait for memory: a bio that
+ * cannot be had at once is retried after the segment (bb_entry_retry).
  */
 static int bb_issue_rw(struct bb_batch *b, u32 idx)
 {
@@ -185,6 +291,8 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 	bool write = e->op == BLKBATCH_OP_WRITE;
 	sector_t sector = e->offset >> SECTOR_SHIFT;
 	struct iovec fast[UIO_FASTIOV], *iov;
+	bool poll = bb_entry_polled(b, e);
+	gfp_t gfp = poll ? GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL;
 	struct iov_iter iter;
 	blk_opf_t opf;
 	int ret;
@@ -193,8 +301,11 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 	if (ret)
 		goto out;
 	opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE : REQ_OP_READ;
+	opf |= BB_REQ_CACHE;
 	if (e->flags & BLKBATCH_EF_FUA)
 		opf |= REQ_FUA;
+	if (poll)
+		opf |= BB_POLL_OPF;
 
 	/*
 	 * No signal check in here: an entry is issued whole (it is bounded
@@ -203,16 +314,29 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 	while (iov_iter_count(&iter)) {
 		struct bio *bio;
 
-		ret = -ENOMEM;
 		bio = bio_alloc_bioset(bdev,
 				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
-				       opf, GFP_KERNEL, &bb_bioset);
-		if (!bio)
+				       opf, gfp, &bb_bioset);
+		if (!bio) {
+			/* Only a polled bio, always the first, can fail. */
+			ret = -ENOMEM;
+			if (poll) {
+				bb_entry_retry(b, idx);
+				ret = 0;
+			}
 			break;
+		}
 		ret = bio_iov_iter_get_pages(bio, &iter);
 		if (unlikely(ret)) {
 			bio_put(bio);
 			break;
+		}
+		if (unlikely(poll && iov_iter_count(&iter))) {
+			/* Needs more than one bio after all: by interrupt. */
+			bio->bi_opf &= ~BB_POLL_OPF;
+			opf &= ~BB_POLL_OPF;
+			gfp = GFP_KERNEL;
+			poll = false;
 		}
 		if (!write && !b->fixed)
 			bb_bio_set_pages_dirty(bio);
@@ -305,6 +429,8 @@ void bb_batch_issue(struct bb_batch *b)
 
 	/* Nothing of the previous segment is in flight. */
 	atomic_set(&b->pending, 1);
+	b->seg_start = b->next;
+	b->retrying = false;
 	blk_start_plug(&plug);
 	while (b->next < b->nr) {
 		i = b->next++;
@@ -324,17 +450,64 @@ void bb_batch_issue(struct bb_batch *b)
 	bb_batch_put(b);
 }
 
-/* A barrier left entries for a later segment. */
-bool bb_batch_more(const struct bb_batch *b)
+/* Issue the segment's entries that wait for a retry (bb_entry_retry). */
+static void bb_batch_reissue(struct bb_batch *b)
 {
-	return b->next < b->nr;
+	struct blk_plug plug;
+	u32 i, n = 0;
+	int ret;
+
+	atomic_set(&b->pending, 1);
+	b->retry = false;
+	b->retrying = true;
+	blk_start_plug(&plug);
+	for (i = b->seg_start; i < b->next; i++) {
+		if (b->err[i] != -EAGAIN)
+			continue;
+		n++;
+		ret = bb_skip_entry(b);
+		b->err[i] = ret;
+		if (ret)
+			continue;
+		ret = bb_issue_entry(b, i);
+		if (ret)
+			bb_entry_fail(b, i, ret);
+		cond_resched();
+	}
+	blk_finish_plug(&plug);
+	atomic_add(n, &bb_retried_entries);
+	bb_batch_put(b);
 }
 
-/* The entries of later segments will not be issued: they report @err. */
-void bb_batch_skip_rest(struct bb_batch *b, int err)
+/*
+ * Task context, every bio of the segment done: issue what comes next (the
+ * retries, then the next segment) and return true, or return false when
+ * the batch is ready for bb_batch_finish().  A task that is not @alive
+ * issues nothing more; what it leaves reports -EINTR.
+ */
+bool bb_batch_continue(struct bb_batch *b, bool alive)
 {
-	while (b->next < b->nr)
-		b->err[b->next++] = err;
+	u32 i;
+
+	bb_poll_release(b);
+	if (b->retry) {
+		if (alive) {
+			bb_batch_reissue(b);
+			return true;
+		}
+		for (i = b->seg_start; i < b->next; i++)
+			if (b->err[i] == -EAGAIN)
+				b->err[i] = -EINTR;
+	}
+	if (b->next < b->nr) {
+		if (alive) {
+			bb_batch_issue(b);
+			return true;
+		}
+		while (b->next < b->nr)
+			b->err[b->next++] = -EINTR;
+	}
+	return false;
 }
 
 static s32 bb_entry_result(const struct blkbatch_entry *e)
@@ -371,6 +544,8 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 		 copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
 		res = -EFAULT;
 
+	if (b->polled)
+		atomic_add(b->npoll, &bb_polled_bios);
 	bb_dev_end_batch(b->dev);
 	bb_batch_free(b);
 	return res;
@@ -404,7 +579,8 @@ int bb_bio_init(void)
 	if (!bb_wq)
 		return -ENOMEM;
 	ret = bioset_init(&bb_bioset, BB_BIO_POOL_SIZE,
-			  offsetof(struct bb_bio, bio), BIOSET_NEED_BVECS);
+			  offsetof(struct bb_bio, bio),
+			  BIOSET_NEED_BVECS | BIOSET_PERCPU_CACHE);
 	if (ret)
 		destroy_workqueue(bb_wq);
 	return ret;

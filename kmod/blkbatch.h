@@ -11,6 +11,7 @@
 #include <linux/kref.h>
 #include <linux/llist.h>
 #include <linux/miscdevice.h>
+#include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
@@ -54,6 +55,15 @@ struct bb_dev {
  * next segment or finishes the batch.  @err[i] is entry i's first error (0
  * while it has none); bios update it from interrupt context with cmpxchg.
  *
+ * On an IOPOLL ring whose device can poll, small READ and WRITE entries go
+ * out as one polled, non-waiting bio each (see bio.c).  The batch keeps a
+ * reference to each in @poll so that ->uring_cmd_iopoll has a bio to poll
+ * until all are done; @poll_lock orders that with their release, and the
+ * batch itself is freed after an RCU grace period.  Entries whose polled
+ * bio could not get what it needed without waiting (-EAGAIN, noted in
+ * @retry) are issued again, waiting and not polled, once the segment is
+ * over.
+ *
  * The synchronous ioctl path (sync.c) shares the batch between the waiting
  * task and the completion: @owners counts the two, and whichever drops it
  * to zero frees the batch.  A waiter that is killed leaves, holding a
@@ -68,9 +78,21 @@ struct bb_batch {
 	bool			failed;
 	bool			abort_on_error;
 	bool			fixed;		/* IORING_URING_CMD_FIXED */
+	bool			polled;		/* may issue polled bios */
+	bool			retrying;	/* issuing the -EAGAIN entries */
+	bool			retry;		/* some entries wait for that */
 	s32 __user		*ustatus;
 	u32			nr;
+	u32			seg_start;	/* first entry of the segment */
 	s32			*err;
+
+	/* Polled bios: see above.  @npoll only grows; [pcur, npoll) held. */
+	u32			poll_max;	/* largest polled entry, bytes */
+	u32			npoll;
+	u32			pcur;
+	spinlock_t		poll_lock;	/* @pcur and the puts */
+	struct bio		**poll;
+	struct rcu_head		rcu;
 
 	struct completion	done;
 	atomic_t		owners;
@@ -84,6 +106,7 @@ struct bb_batch {
 struct bb_bio {
 	struct llist_node	node;		/* on the re-dirty list */
 	u32			idx;
+	bool			done;		/* polled bios: ->bi_end_io ran */
 	struct bio		bio;		/* must be last */
 };
 
@@ -107,11 +130,14 @@ void bb_ctl_attach_list(const char *list);
 
 /* cmd.c */
 int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
+			unsigned int poll_flags);
 u32 bb_max_entry_bytes(struct block_device *bdev);
 u64 bb_features(struct block_device *bdev);
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, u64 *bad);
+				 struct io_uring_cmd *ioucmd, bool polled,
+				 u64 *bad);
 void bb_batch_free(struct bb_batch *b);
 
 /* sync.c */
@@ -121,13 +147,16 @@ long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd);
 int bb_bio_init(void);
 void bb_bio_exit(void);
 void bb_batch_issue(struct bb_batch *b);
-bool bb_batch_more(const struct bb_batch *b);
-void bb_batch_skip_rest(struct bb_batch *b, int err);
+bool bb_batch_continue(struct bb_batch *b, bool alive);
+int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
+		    unsigned int poll_flags);
 int bb_batch_finish(struct bb_batch *b, bool copy_status);
 void bb_batch_free_async(struct bb_batch *b);
 
-/* main.c: batches allocated and not yet freed, for the selftests. */
+/* main.c: debugfs counters for the selftests. */
 extern atomic_t bb_live_batches;
+extern atomic_t bb_polled_bios;
+extern atomic_t bb_retried_entries;
 
 /* ctl.c: the device's active reference, held by each batch. */
 int bb_dev_start_batch(struct bb_dev *dev);

@@ -36,7 +36,8 @@ u64 bb_features(struct block_device *bdev)
 {
 	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FLUSH | BLKBATCH_F_FUA |
 		BLKBATCH_F_VEC | BLKBATCH_F_BARRIER | BLKBATCH_F_ABORT |
-		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX;
+		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX |
+		BLKBATCH_F_IOPOLL;
 
 	if (bdev_max_discard_sectors(bdev))
 		f |= BLKBATCH_F_DISCARD;
@@ -201,28 +202,44 @@ static int bb_check_cmd(const struct blkbatch_cmd *cmd)
 	return 0;
 }
 
-/* Charged to the submitter's memcg: it decides how big a batch is. */
-static struct bb_batch *bb_batch_alloc(u32 nr)
+/*
+ * One allocation per batch, charged to the submitter's memcg (it decides
+ * how big a batch is): the header, the entries, their statuses and, for a
+ * polled batch, a bio pointer per entry.  Only the statuses need zeroing.
+ */
+static struct bb_batch *bb_batch_alloc(u32 nr, bool polled)
 {
 	struct bb_batch *b;
 	size_t size;
 
 	size = struct_size(b, ents, nr) + nr * sizeof(*b->err);
+	if (polled)
+		size = ALIGN(size, sizeof(*b->poll)) + nr * sizeof(*b->poll);
 	b = kvmalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return NULL;
 	memset(b, 0, sizeof(*b));
 	b->err = (s32 *)&b->ents[nr];
 	memset(b->err, 0, nr * sizeof(*b->err));
+	if (polled) {
+		b->poll = (struct bio **)ALIGN((unsigned long)&b->err[nr],
+					      sizeof(*b->poll));
+		spin_lock_init(&b->poll_lock);
+		b->polled = true;
+	}
 	b->nr = nr;
 	atomic_inc(&bb_live_batches);
 	return b;
 }
 
+/* ->uring_cmd_iopoll may still be looking at a polled batch: see there. */
 void bb_batch_free(struct bb_batch *b)
 {
-	kvfree(b);
 	atomic_dec(&bb_live_batches);
+	if (b->polled)
+		kvfree_rcu(b, rcu);
+	else
+		kvfree(b);
 }
 
 /*
@@ -232,7 +249,8 @@ void bb_batch_free(struct bb_batch *b)
  */
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, u64 *bad)
+				 struct io_uring_cmd *ioucmd, bool polled,
+				 u64 *bad)
 {
 	struct bb_limits lim;
 	struct bb_batch *b;
@@ -244,7 +262,7 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 	if (ret)
 		return ERR_PTR(ret);
 
-	b = bb_batch_alloc(cmd->nr);
+	b = bb_batch_alloc(cmd->nr, polled);
 	if (!b)
 		return ERR_PTR(-ENOMEM);
 	if (copy_from_user(b->ents, u64_to_user_ptr(cmd->entries),
@@ -286,13 +304,10 @@ static void bb_uring_complete(struct io_uring_cmd *ioucmd,
 		     current->mm;
 	int res;
 
-	if (bb_batch_more(b)) {
-		if (alive) {
-			bb_batch_issue(b);
-			return;
-		}
-		bb_batch_skip_rest(b, -EINTR);
-	}
+	if (bb_batch_continue(b, alive))
+		return;
+	/* A poller that comes later must not find the batch. */
+	WRITE_ONCE(bb_pdu(ioucmd)->batch, NULL);
 	res = bb_batch_finish(b, alive);
 	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 }
@@ -300,7 +315,47 @@ static void bb_uring_complete(struct io_uring_cmd *ioucmd,
 /* Any context: the segment's last bio has completed. */
 static void bb_uring_batch_done(struct bb_batch *b)
 {
-	io_uring_cmd_complete_in_task(b->ioucmd, bb_uring_complete);
+	bb_complete_in_task(b->ioucmd, bb_uring_complete);
+}
+
+/*
+ * An IOPOLL ring polls each command until it completes.  The batch may be
+ * finishing on another thread meanwhile (6.1 runs task work without the
+ * ring's lock): it is freed only after an RCU grace period, and its
+ * pointer cleared before that.
+ */
+int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
+			unsigned int poll_flags)
+{
+	struct bb_batch *b;
+	int ret = 0;
+
+	rcu_read_lock();
+	b = READ_ONCE(bb_pdu(ioucmd)->batch);
+	if (b && b->polled)
+		ret = bb_batch_iopoll(b, iob, poll_flags);
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * Poll a batch only if the ring polls (nobody else reaps a poll queue)
+ * and the device can, without waiting.  The largest polled entry fits
+ * one bio and one request whatever its alignment.
+ */
+static bool bb_uring_polled(struct bb_dev *dev, unsigned int issue_flags,
+			    u32 *poll_max)
+{
+	struct block_device *bdev = dev->bdev.bdev;
+	struct request_queue *q = bdev_get_queue(bdev);
+
+	if (!(issue_flags & IO_URING_F_IOPOLL) || !bb_bdev_can_poll(bdev) ||
+	    !bdev_nowait(bdev))
+		return false;
+	*poll_max = min3((u64)queue_max_sectors(q) << SECTOR_SHIFT,
+			 (u64)(queue_max_segments(q) - 1) << PAGE_SHIFT,
+			 (u64)(BIO_MAX_VECS - 1) << PAGE_SHIFT);
+	return true;
 }
 
 /*
@@ -313,6 +368,8 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	struct bb_dev *dev = ioucmd->file->private_data;
 	struct blkbatch_cmd cmd;
 	struct bb_batch *b;
+	u32 poll_max = 0;
+	bool polled;
 	int ret;
 
 	BUILD_BUG_ON(sizeof(cmd) != 80);
@@ -328,14 +385,16 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	ret = bb_dev_start_batch(dev);
 	if (ret)
 		return ret;
+	polled = bb_uring_polled(dev, issue_flags, &poll_max);
 	b = bb_batch_create(dev, ioucmd->file, &cmd,
 			    ioucmd->flags & IORING_URING_CMD_FIXED ? ioucmd : NULL,
-			    bad);
+			    polled, bad);
 	if (IS_ERR(b)) {
 		bb_dev_end_batch(dev);
 		return PTR_ERR(b);
 	}
 
+	b->poll_max = poll_max;
 	b->ioucmd = ioucmd;
 	b->complete = bb_uring_batch_done;
 	bb_pdu(ioucmd)->batch = b;

@@ -58,6 +58,48 @@ static inline bool bb_task_dead_flag(unsigned int issue_flags)
 }
 
 /*
+ * Whether a REQ_POLLED bio would be polled: 6.1 quietly submits it without
+ * polling, 6.12 fails it with -EOPNOTSUPP.
+ */
+static inline bool bb_bdev_can_poll(struct block_device *bdev)
+{
+#ifdef BLK_FEAT_POLL
+	return bdev_get_queue(bdev)->limits.features & BLK_FEAT_POLL;
+#else
+	return test_bit(QUEUE_FLAG_POLL, &bdev_get_queue(bdev)->queue_flags);
+#endif
+}
+
+/*
+ * The per-CPU bio cache: 6.1 keeps only polled bios there (their last put
+ * is in task context; a bio put in interrupt context warns), 6.2 made it
+ * safe for every bio.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define BB_REQ_CACHE		REQ_ALLOC_CACHE
+#define BB_REQ_CACHE_POLLED	0
+#else
+#define BB_REQ_CACHE		0
+#define BB_REQ_CACHE_POLLED	REQ_ALLOC_CACHE
+#endif
+
+/*
+ * Completion in task context.  6.12's lazy variant lets a DEFER_TASKRUN
+ * ring wake its waiter once for all the completions it waits for; other
+ * rings treat it as the plain one.
+ */
+static inline void bb_complete_in_task(struct io_uring_cmd *ioucmd,
+				       void (*cb)(struct io_uring_cmd *,
+						  unsigned int))
+{
+#ifdef BB_HAVE_SQE_POINTER
+	io_uring_cmd_do_in_task_lazy(ioucmd, cb);
+#else
+	io_uring_cmd_complete_in_task(ioucmd, cb);
+#endif
+}
+
+/*
  * An exclusively opened block device.  6.9 replaced
  * blkdev_get_by_path()/blkdev_put() by a struct file.
  */

@@ -135,6 +135,7 @@ static const struct file_operations bb_dev_fops = {
 	.unlocked_ioctl	= bb_dev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.uring_cmd	= bb_uring_cmd,
+	.uring_cmd_iopoll = bb_uring_cmd_iopoll,
 	.llseek		= noop_llseek,
 };
 

@@ -22,18 +22,25 @@ MODULE_PARM_DESC(attach,
 		 "Comma-separated block devices to attach at load time. Default: none");
 
 atomic_t bb_live_batches = ATOMIC_INIT(0);
+atomic_t bb_polled_bios = ATOMIC_INIT(0);
+atomic_t bb_retried_entries = ATOMIC_INIT(0);
 static struct dentry *bb_debugfs;
 
 /*
  * debugfs blkbatch/batches: batches allocated and not yet freed.  Every
  * bio holds its batch, so zero means nothing of ours is in flight or
- * pinned; the selftests check it after each test.
+ * pinned; the selftests check it after each test.  "polled" and "retried"
+ * count polled bios and the entries issued again after one could not be
+ * (both wrap), so that tests can tell which path their I/O took.
  */
 static void bb_debugfs_init(void)
 {
 	bb_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_atomic_t("batches", 0400, bb_debugfs,
 				&bb_live_batches);
+	debugfs_create_atomic_t("polled", 0400, bb_debugfs, &bb_polled_bios);
+	debugfs_create_atomic_t("retried", 0400, bb_debugfs,
+				&bb_retried_entries);
 }
 
 static int __init bb_init(void)

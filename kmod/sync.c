@@ -37,17 +37,26 @@ static void bb_sync_abandon(struct bb_batch *b)
 	fput(file);
 }
 
+/* Both owners hold the batch again before anything more is issued. */
+static void bb_sync_arm(struct bb_batch *b)
+{
+	atomic_set(&b->owners, 2);
+	reinit_completion(&b->done);
+}
+
 static int bb_sync_run(struct bb_batch *b)
 {
-	do {
-		atomic_set(&b->owners, 2);
-		reinit_completion(&b->done);
-		bb_batch_issue(b);
+	bb_sync_arm(b);
+	bb_batch_issue(b);
+	for (;;) {
 		if (wait_for_completion_killable(&b->done)) {
 			bb_sync_abandon(b);
 			return -EINTR;
 		}
-	} while (bb_batch_more(b));
+		bb_sync_arm(b);
+		if (!bb_batch_continue(b, true))
+			break;
+	}
 	return bb_batch_finish(b, true);
 }
 
@@ -64,7 +73,7 @@ long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd)
 	ret = bb_dev_start_batch(dev);
 	if (ret)
 		return ret;
-	b = bb_batch_create(dev, file, &cmd, NULL, &bad);
+	b = bb_batch_create(dev, file, &cmd, NULL, false, &bad);
 	if (IS_ERR(b)) {
 		bb_dev_end_batch(dev);
 		return PTR_ERR(b);

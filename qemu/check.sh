@@ -100,7 +100,7 @@ kernel() {
 	out=$repo/build/vm/check-$kver
 	rm -f "$out/output.txt" "$out/result.txt" # never count a stale run
 	# shellcheck disable=SC2086 # $cmd may carry arguments
-	env "${env[@]}" "$here/run-vm.sh" -k "$kver" -o "$out" --nullblk -- $cmd || rc=$?
+	env "${env[@]}" "$here/run-vm.sh" -k "$kver" -o "$out" --nullblk --disk-mb 768 -- $cmd || rc=$?
 	read -r p f k < <(awk '/^ok /    { if (/#[ \t]*[Ss][Kk][Ii][Pp]/) k++; else p++ }
 			       /^not ok / { f++ }
 			       END        { print p+0, f+0, k+0 }' "$out/output.txt" 2>/dev/null ||

@@ -285,12 +285,14 @@ static inline long long bb_vmstat(const char *name)
 }
 
 #define BB_DEBUGFS_BATCHES	"/sys/kernel/debug/blkbatch/batches"
+#define BB_DEBUGFS_POLLED	"/sys/kernel/debug/blkbatch/polled"
+#define BB_DEBUGFS_RETRIED	"/sys/kernel/debug/blkbatch/retried"
 
-/* The module's live batches (debugfs), or -errno without debugfs. */
-static inline long bb_live_batches(void)
+/* A debugfs counter of the module, or -errno without debugfs. */
+static inline long bb_debugfs_read(const char *path)
 {
 	long n = -EIO;
-	FILE *f = fopen(BB_DEBUGFS_BATCHES, "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -errno;
@@ -298,6 +300,12 @@ static inline long bb_live_batches(void)
 		n = -EIO;
 	fclose(f);
 	return n;
+}
+
+/* The module's live batches. */
+static inline long bb_live_batches(void)
+{
+	return bb_debugfs_read(BB_DEBUGFS_BATCHES);
 }
 
 /* Taint bits a test must never set: B (bad page, KASAN), D, W. */
@@ -417,6 +425,8 @@ struct bb_nullb_opts {
 	unsigned long long	completion_nsec;	/* with irqmode 2 */
 	bool			memory;		/* keep the data */
 	const char		*badblocks;	/* "+first-last" sectors */
+	unsigned int		poll_queues;	/* polled hardware queues */
+	bool			no_poll;	/* none (null_blk has one) */
 };
 
 static inline int bb_nullb_power_on(struct bb_slow_disk *d,
@@ -438,6 +448,8 @@ static inline int bb_nullb_power_on(struct bb_slow_disk *d,
 				   o->completion_nsec);
 	if (!ret && o->badblocks)
 		ret = bb_cfg_write_str(d->cfg, "badblocks", o->badblocks);
+	if (!ret && (o->poll_queues || o->no_poll))
+		ret = bb_cfg_write(d->cfg, "poll_queues", o->poll_queues);
 	if (!ret)
 		ret = bb_cfg_write(d->cfg, "power", 1);
 	return ret;

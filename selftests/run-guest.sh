@@ -17,7 +17,7 @@
 set -u
 
 DIR=${BLKBATCH_SELFTESTS_DIR:-selftests}
-PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_semantics blkbatch_stress
+PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_semantics blkbatch_poll blkbatch_stress
        blkbatch_lifecycle)
 # Arguments name a subset of the programs to run (for development).
 [ $# -eq 0 ] || PROGS=("$@")

@@ -31,6 +31,8 @@ struct blkbatch_dev {
 #define BLKBATCH_RING_IOPOLL	(1U << 0)	/* IORING_SETUP_IOPOLL */
 #define BLKBATCH_RING_SQPOLL	(1U << 1)	/* IORING_SETUP_SQPOLL */
 #define BLKBATCH_RING_CQE32	(1U << 2)	/* CQE32: res2 names a bad entry */
+#define BLKBATCH_RING_ALL	(BLKBATCH_RING_IOPOLL | BLKBATCH_RING_SQPOLL | \
+				 BLKBATCH_RING_CQE32)
 
 /* Completions blkbatch_run() can hold back for others on an IOPOLL ring. */
 #define BLKBATCH_RING_HELD	16
@@ -55,6 +57,9 @@ struct blkbatch_ring {
 	 */
 	unsigned int		nr_held;
 	struct blkbatch_cqe	held[BLKBATCH_RING_HELD];
+	/* blkbatch_ring_register_file(): @reg_fd is fixed file 0. */
+	bool			has_reg_fd;
+	int			reg_fd;
 };
 
 /*
@@ -93,6 +98,25 @@ int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
 		       unsigned int flags);
 void blkbatch_ring_exit(struct blkbatch_ring *r);
 
+/*
+ * Registered resources: the file, looked up once instead of per SQE, and
+ * one buffer (index 0) whose pages stay pinned, so batches inside it skip
+ * per-I/O pinning (blkbatch_submit_fixed).  One of each per ring.
+ */
+int blkbatch_ring_register_file(struct blkbatch_ring *r, int fd);
+int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
+				  size_t len);
+
+/*
+ * Per-thread rings: each thread that asks gets its own ring (its own SQ
+ * and CQ), created on first use with the process-wide settings of
+ * blkbatch_thread_ring_config() and destroyed when the thread exits.  No
+ * lock is shared between threads on the I/O path.
+ */
+int blkbatch_thread_ring_config(unsigned int depth, unsigned int flags);
+int blkbatch_thread_ring(struct blkbatch_ring **rp);
+void blkbatch_thread_ring_exit(void);
+
 /* Batches. */
 void blkbatch_batch_init(struct blkbatch_batch *b, struct blkbatch_entry *ents,
 			 __s32 *status, unsigned int cap);
@@ -127,6 +151,10 @@ void blkbatch_prep_submit_fixed(struct io_uring_sqe *sqe, int fd,
 /* Queue one batch and submit it (one io_uring_enter, none under SQPOLL). */
 int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
 		    __u64 user_data);
+/* Same with the batch's data inside registered buffer @buf_index. */
+int blkbatch_submit_fixed(struct blkbatch_ring *r, int fd,
+			  struct blkbatch_batch *b, unsigned int buf_index,
+			  __u64 user_data);
 /* Wait for one batch completion. */
 int blkbatch_wait(struct blkbatch_ring *r, struct blkbatch_cqe *cqe);
 /* Reap one completion if there is one: 0, or -EAGAIN if none. */

@@ -17,8 +17,6 @@
 #define IORING_URING_CMD_FIXED	(1U << 0)
 #endif
 
-#define BLKBATCH_RING_ALL	(BLKBATCH_RING_IOPOLL | BLKBATCH_RING_SQPOLL | \
-				 BLKBATCH_RING_CQE32)
 
 /* Idle time of the SQPOLL thread before it sleeps, in milliseconds. */
 #define BLKBATCH_SQ_THREAD_IDLE	1000
@@ -173,16 +171,58 @@ static int submit_one(struct blkbatch_ring *r, struct io_uring_sqe *sqe)
 	return ret;
 }
 
-int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
-		    __u64 user_data)
+int blkbatch_ring_register_file(struct blkbatch_ring *r, int fd)
+{
+	int ret;
+
+	if (r->has_reg_fd)
+		return -EBUSY;
+	ret = io_uring_register_files(&r->ring, &fd, 1);
+	if (ret)
+		return ret;
+	r->has_reg_fd = true;
+	r->reg_fd = fd;
+	return 0;
+}
+
+int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
+				  size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	return io_uring_register_buffers(&r->ring, &iov, 1);
+}
+
+/* Queue one batch: on the registered file if @fd is the one registered. */
+static int submit_batch(struct blkbatch_ring *r, int fd,
+			struct blkbatch_batch *b, __u32 uring_cmd_flags,
+			unsigned int buf_index, __u64 user_data)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
 	if (!sqe)
 		return -EBUSY;
-	blkbatch_prep_submit(sqe, fd, b);
+	prep(sqe, fd, b, uring_cmd_flags, buf_index);
+	if (r->has_reg_fd && fd == r->reg_fd) {
+		sqe->fd = 0;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
 	sqe->user_data = user_data;
 	return submit_one(r, sqe);
+}
+
+int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,
+		    __u64 user_data)
+{
+	return submit_batch(r, fd, b, 0, 0, user_data);
+}
+
+int blkbatch_submit_fixed(struct blkbatch_ring *r, int fd,
+			  struct blkbatch_batch *b, unsigned int buf_index,
+			  __u64 user_data)
+{
+	return submit_batch(r, fd, b, IORING_URING_CMD_FIXED, buf_index,
+			    user_data);
 }
 
 static void fill_cqe(const struct io_uring *ring,

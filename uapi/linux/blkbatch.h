@@ -103,6 +103,19 @@
  *			failed READ or WRITE may have been partly performed: part
  *			of its range written, part of its buffer filled.
  *
+ * Completion modes.  On any ring the batch completes by interrupt.  On an
+ * IORING_SETUP_IOPOLL ring (BLKBATCH_F_IOPOLL), if the device has poll
+ * queues (/sys/block/X/queue/io_poll is 1), READ and WRITE entries that
+ * fit one request are issued as polled bios, which the ring's own polling
+ * completes with no interrupt; the others (vectored, larger, other ops)
+ * complete by interrupt in the same batch.  A polled bio never waits: if
+ * it would (no free tag, a frozen queue), its entry is issued again once
+ * the rest of its segment has completed, this time waiting and not
+ * polled.  Either way the entry's status is the same, so a device without
+ * poll queues, or one that loses them, only costs speed.  On an
+ * IORING_SETUP_SQPOLL ring the kernel's SQ thread submits (and, with
+ * IOPOLL too, polls): the steady state needs no system call.
+ *
  * BLKBATCH_IOC_SUBMIT runs the same batch (same validation, same entry
  * semantics) synchronously on the /dev/blkbatchN file: it returns what
  * the CQE res would be, or -1 with errno set (a validation error, whose
@@ -269,7 +282,7 @@ struct blkbatch_info {
 #define BLKBATCH_F_BARRIER	_BITULL(6)	/* OP_BARRIER */
 #define BLKBATCH_F_ABORT	_BITULL(7)	/* CMD_F_ABORT_ON_ERROR */
 #define BLKBATCH_F_FIXED	_BITULL(8)	/* IORING_URING_CMD_FIXED */
-#define BLKBATCH_F_IOPOLL	_BITULL(9)	/* polled completion on IOPOLL rings */
+#define BLKBATCH_F_IOPOLL	_BITULL(9)	/* IOPOLL rings (see above) */
 #define BLKBATCH_F_SYNC		_BITULL(10)	/* BLKBATCH_IOC_SUBMIT */
 #define BLKBATCH_F_WRITE_CACHE	_BITULL(11)	/* device has a volatile cache */
 #define BLKBATCH_F_CQE32_INDEX	_BITULL(12)	/* CQE32 names the bad entry */
