@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -410,6 +411,45 @@ static void test_run_held(void)
 	blkbatch_ring_exit(&r);
 }
 
+/* Per-thread rings: one per thread, the same one again, gone at exit. */
+static void *thread_ring_fn(void *arg)
+{
+	struct blkbatch_ring **out = arg, *again = NULL;
+
+	if (blkbatch_thread_ring(&out[0]))
+		return NULL;
+	if (!blkbatch_thread_ring(&again) && again == out[0])
+		out[1] = again;
+	out[2] = (void *)(uintptr_t)out[0]->flags;
+	return NULL;
+}
+
+static void test_thread_rings(void)
+{
+	struct blkbatch_ring *a[3] = { 0 }, *b[3] = { 0 }, *mine = NULL;
+	pthread_t ta, tb;
+
+	CHECK_EQ(blkbatch_thread_ring_config(0, 0), -EINVAL);
+	CHECK_EQ(blkbatch_thread_ring_config(8, 1U << 7), -EINVAL);
+	CHECK_EQ(blkbatch_thread_ring_config(8, BLKBATCH_RING_CQE32), 0);
+	CHECK_EQ(blkbatch_thread_ring(&mine), 0);
+	CHECK(mine != NULL);
+	if (!mine)
+		return;
+	CHECK(mine->ring.flags & IORING_SETUP_CQE32);
+	/* both threads live while compared: mine outlives them */
+	CHECK_EQ(pthread_create(&ta, NULL, thread_ring_fn, a), 0);
+	CHECK_EQ(pthread_join(ta, NULL), 0);
+	CHECK_EQ(pthread_create(&tb, NULL, thread_ring_fn, b), 0);
+	CHECK_EQ(pthread_join(tb, NULL), 0);
+	CHECK(a[0] && a[1] == a[0] && a[0] != mine);
+	CHECK(b[0] && b[1] == b[0] && b[0] != mine);
+	CHECK_EQ((uintptr_t)a[2], BLKBATCH_RING_CQE32);
+	blkbatch_thread_ring_exit();
+	blkbatch_thread_ring_exit();	/* a second time is a no-op */
+	CHECK_EQ(blkbatch_thread_ring_config(64, 0), 0);
+}
+
 int main(void)
 {
 	struct blkbatch_ring r;
@@ -425,6 +465,7 @@ int main(void)
 		test_ring(BLKBATCH_RING_IOPOLL);
 		test_ring(BLKBATCH_RING_SQPOLL | BLKBATCH_RING_CQE32);
 		test_run_held();
+		test_thread_rings();
 	} else {
 		printf("  (skipping ring tests: no io_uring here)\n");
 	}
