@@ -2,6 +2,7 @@
 #
 #   make          build the module for every kernel, the library, the tests
 #   make demo     boot the default kernel and run the demo (the main job)
+#   make bench    benchmark blkbatch against fio in a VM on the default kernel
 #   make check    run the selftests in a VM on every kernel
 #   make KDIR=... build the module against one local kernel tree only
 
@@ -16,7 +17,7 @@ export BLKBATCH_CACHE := $(CACHE)
 # Kbuild runs in build/<kernel>/ with the sources linked in.
 KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi
 
-.PHONY: all deps modules module userlib selftests demo check checkpatch clean
+.PHONY: all deps modules module userlib selftests demo bench check checkpatch clean
 
 all: deps modules userlib selftests
 
@@ -56,6 +57,13 @@ demo: deps userlib
 	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
+# The same kernel as the demo; about 15 minutes of VM time. Results in
+# bench/results.{csv,md,png}.
+bench: deps userlib
+	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
+	$(MAKE) -C bench
+	qemu/bench.sh $(DEFAULT_KERNEL)
+
 # check.sh does the building itself, so that any failure is still counted
 # in its one summary line.
 check: deps
@@ -82,3 +90,4 @@ clean:
 	rm -rf build
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C bench clean

@@ -271,8 +271,9 @@ static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
 static bool bb_entry_polled(const struct bb_batch *b,
 			    const struct blkbatch_entry *e)
 {
-	return b->polled && !b->retrying && !(e->flags & BLKBATCH_EF_VEC) &&
-	       e->len <= b->poll_max && b->npoll < b->nr;
+	return b->polled && !b->retrying && !b->poll_stop &&
+	       !(e->flags & BLKBATCH_EF_VEC) && e->len <= b->poll_max &&
+	       b->npoll < b->nr;
 }
 
 #define BB_POLL_OPF	(REQ_POLLED | REQ_NOWAIT | REQ_NOMERGE | BB_REQ_CACHE_POLLED)
@@ -343,6 +344,13 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 		bio->bi_iter.bi_sector = sector;
 		sector += bio_sectors(bio);
 		bb_submit(b, idx, bio);
+		/*
+		 * No tag was free (the bio failed inside submit_bio()): the
+		 * poll queue is full of this batch.  The rest of the segment
+		 * goes by interrupt rather than fail the same way.
+		 */
+		if (poll && READ_ONCE(b->retry))
+			b->poll_stop = true;
 	}
 out:
 	kfree(iov);
@@ -431,6 +439,7 @@ void bb_batch_issue(struct bb_batch *b)
 	atomic_set(&b->pending, 1);
 	b->seg_start = b->next;
 	b->retrying = false;
+	b->poll_stop = false;
 	blk_start_plug(&plug);
 	while (b->next < b->nr) {
 		i = b->next++;

@@ -62,7 +62,8 @@ struct bb_dev {
  * batch itself is freed after an RCU grace period.  Entries whose polled
  * bio could not get what it needed without waiting (-EAGAIN, noted in
  * @retry) are issued again, waiting and not polled, once the segment is
- * over.
+ * over; the first such failure ends polling for the rest of the segment
+ * (@poll_stop), as a full poll queue would only fail the next one too.
  *
  * The synchronous ioctl path (sync.c) shares the batch between the waiting
  * task and the completion: @owners counts the two, and whichever drops it
@@ -81,6 +82,7 @@ struct bb_batch {
 	bool			polled;		/* may issue polled bios */
 	bool			retrying;	/* issuing the -EAGAIN entries */
 	bool			retry;		/* some entries wait for that */
+	bool			poll_stop;	/* the segment polls no more */
 	s32 __user		*ustatus;
 	u32			nr;
 	u32			seg_start;	/* first entry of the segment */

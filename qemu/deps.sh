@@ -14,6 +14,7 @@ PKGS=(
 	linux-source-6.12	# kselftest_harness.h, checkpatch.pl, the debug kernel
 	flex bison bc		# building the debug kernel (Kconfig, timeconst)
 	fio strace		# the demo's peers and syscall counts
+	gnuplot-nox		# make bench's plot (bench/results.png)
 )
 
 missing=()
