@@ -96,6 +96,10 @@ int blkbatch_get_info(int fd, struct blkbatch_info *info);
 /* Rings. */
 int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
 		       unsigned int flags);
+/* The same, sharing @share's SQ thread (SQPOLL) and io-wq workers. */
+int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
+			      unsigned int flags,
+			      const struct blkbatch_ring *share);
 void blkbatch_ring_exit(struct blkbatch_ring *r);
 
 /*
@@ -111,7 +115,9 @@ int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
  * Per-thread rings: each thread that asks gets its own ring (its own SQ
  * and CQ), created on first use with the process-wide settings of
  * blkbatch_thread_ring_config() and destroyed when the thread exits.  No
- * lock is shared between threads on the I/O path.
+ * lock is shared between threads on the I/O path.  In SQPOLL mode the
+ * rings share one SQ thread, so that threads do not each bring a spinning
+ * kernel thread of their own.
  */
 int blkbatch_thread_ring_config(unsigned int depth, unsigned int flags);
 int blkbatch_thread_ring(struct blkbatch_ring **rp);

@@ -26,8 +26,9 @@
 _Static_assert(offsetof(struct io_uring_sqe, cmd) + sizeof(struct blkbatch_cmd)
 	       == SQE128_SIZE, "struct blkbatch_cmd must fill the command area");
 
-int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
-		       unsigned int flags)
+int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
+			      unsigned int flags,
+			      const struct blkbatch_ring *share)
 {
 	struct io_uring_params p;
 	unsigned int base = 0;
@@ -48,6 +49,10 @@ int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
 		p.flags |= IORING_SETUP_CQE32;
 	if (flags & BLKBATCH_RING_SQPOLL)
 		p.sq_thread_idle = BLKBATCH_SQ_THREAD_IDLE;
+	if (share) {
+		p.flags |= IORING_SETUP_ATTACH_WQ;
+		p.wq_fd = (__u32)share->ring.ring_fd;
+	}
 
 	ret = io_uring_queue_init_params(depth, &r->ring, &p);
 	if (ret == -EINVAL) {
@@ -78,6 +83,12 @@ int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
 	}
 	r->flags = flags;
 	return 0;
+}
+
+int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,
+		       unsigned int flags)
+{
+	return blkbatch_ring_init_shared(r, depth, flags, NULL);
 }
 
 void blkbatch_ring_exit(struct blkbatch_ring *r)

@@ -23,10 +23,36 @@ static pthread_key_t key;
 static int key_err;
 static __thread struct blkbatch_ring *thread_ring;
 
+/*
+ * The SQPOLL ring whose SQ thread the others attach to.  Taken only when
+ * a ring is made or destroyed, never on the I/O path.
+ */
+static pthread_mutex_t sq_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blkbatch_ring *sq_owner;
+
 static void ring_destroy(void *p)
 {
+	pthread_mutex_lock(&sq_lock);
+	if (sq_owner == p)
+		sq_owner = NULL;	/* the SQ thread lives on in the others */
 	blkbatch_ring_exit(p);
+	pthread_mutex_unlock(&sq_lock);
 	free(p);
+}
+
+static int ring_create(struct blkbatch_ring *r, unsigned int depth,
+		       unsigned int flags)
+{
+	int ret;
+
+	if (!(flags & BLKBATCH_RING_SQPOLL))
+		return blkbatch_ring_init(r, depth, flags);
+	pthread_mutex_lock(&sq_lock);
+	ret = blkbatch_ring_init_shared(r, depth, flags, sq_owner);
+	if (!ret && !sq_owner)
+		sq_owner = r;
+	pthread_mutex_unlock(&sq_lock);
+	return ret;
 }
 
 static void key_init(void)
@@ -59,8 +85,8 @@ int blkbatch_thread_ring(struct blkbatch_ring **rp)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	ret = blkbatch_ring_init(r, __atomic_load_n(&cfg_depth, __ATOMIC_RELAXED),
-				 __atomic_load_n(&cfg_flags, __ATOMIC_RELAXED));
+	ret = ring_create(r, __atomic_load_n(&cfg_depth, __ATOMIC_RELAXED),
+			  __atomic_load_n(&cfg_flags, __ATOMIC_RELAXED));
 	if (ret) {
 		free(r);
 		return ret;

@@ -447,6 +447,22 @@ static void test_thread_rings(void)
 	CHECK_EQ((uintptr_t)a[2], BLKBATCH_RING_CQE32);
 	blkbatch_thread_ring_exit();
 	blkbatch_thread_ring_exit();	/* a second time is a no-op */
+
+	/* SQPOLL: later rings attach to the first one's SQ thread */
+	CHECK_EQ(blkbatch_thread_ring_config(8, BLKBATCH_RING_SQPOLL), 0);
+	mine = NULL;
+	memset(a, 0, sizeof(a));
+	CHECK_EQ(blkbatch_thread_ring(&mine), 0);
+	CHECK_EQ(pthread_create(&ta, NULL, thread_ring_fn, a), 0);
+	CHECK_EQ(pthread_join(ta, NULL), 0);
+	CHECK(a[0] && a[1] == a[0]);
+	CHECK_EQ((uintptr_t)a[2], BLKBATCH_RING_SQPOLL);
+	blkbatch_thread_ring_exit();
+	/* the owner gone, the next ring starts a new SQ thread */
+	memset(b, 0, sizeof(b));
+	CHECK_EQ(pthread_create(&tb, NULL, thread_ring_fn, b), 0);
+	CHECK_EQ(pthread_join(tb, NULL), 0);
+	CHECK(b[0] && b[1] == b[0]);
 	CHECK_EQ(blkbatch_thread_ring_config(64, 0), 0);
 }
 
