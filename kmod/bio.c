@@ -5,9 +5,9 @@
  * Completion rules (see the README): ->bi_end_io runs in interrupt
  * context, so it records the status, unpins and frees the bio and counts
  * down; the last bio hands the batch to its completion, which writes the
- * statuses from task context.  Bios are freed as they complete, never held
- * for the batch, so pins and bioset reserves stay bounded by what is in
- * flight.
+ * statuses from task context.  Bios are freed as they complete, so pins
+ * and bioset reserves stay bounded by what is in flight; only polled bios
+ * stay referenced (not pinned) until the poller has passed them.
  */
 #include <linux/file.h>
 #include <linux/pagemap.h>
@@ -141,11 +141,12 @@ static void bb_bio_end_io(struct bio *bio)
 
 /*
  * Keep a polled bio for ->uring_cmd_iopoll: a poll queue has no interrupt,
- * so its bios complete only while someone polls them.
+ * so its bios complete only while someone polls them.  Published after
+ * submit_bio() (which may still change the bio's flags), with the
+ * reference taken before it.
  */
 static void bb_poll_track(struct bb_batch *b, struct bio *bio)
 {
-	bio_get(bio);
 	b->poll[b->npoll] = bio;
 	/* The poller reads the slot after the count. */
 	smp_store_release(&b->npoll, b->npoll + 1);
@@ -154,66 +155,89 @@ static void bb_poll_track(struct bb_batch *b, struct bio *bio)
 static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
 {
 	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
+	bool polled = bio->bi_opf & REQ_POLLED;
 
 	bbio->idx = idx;
 	bbio->done = false;
 	bio->bi_private = b;
 	bio->bi_end_io = bb_bio_end_io;
 	atomic_inc(&b->pending);
-	if (bio->bi_opf & REQ_POLLED)
-		bb_poll_track(b, bio);
+	if (polled)
+		bio_get(bio);
 	submit_bio(bio);
+	if (polled)
+		bb_poll_track(b, bio);
+}
+
+/* How far past the oldest bio not done the poller looks for a cookie. */
+#define BB_POLL_LOOKAHEAD	32
+
+/*
+ * The bio to poll, under @poll_lock: the oldest one not done, releasing
+ * the done ones before it.  Bios may sit on several hardware queues (a
+ * task can move between CPUs while it issues); polling the oldest one's
+ * queue until it is done visits each in turn.  A bio gets its poll cookie
+ * only when its request is dispatched, so if the oldest has none yet, a
+ * younger one that has is polled instead (a driver may restart a stopped
+ * queue only from its poll handler).  Polled bios are not merged
+ * (REQ_NOMERGE): each has a request, and a cookie, of its own.
+ */
+static struct bio *bb_poll_pick(struct bb_batch *b)
+{
+	/* Pairs with bb_poll_track(): the slots below @n are written. */
+	u32 n = smp_load_acquire(&b->npoll), i, end;
+
+	while (b->pcur < n &&
+	       READ_ONCE(container_of(b->poll[b->pcur], struct bb_bio,
+				      bio)->done))
+		bio_put(b->poll[b->pcur++]);
+	if (b->pcur == n)
+		return NULL;
+	end = min(n, b->pcur + BB_POLL_LOOKAHEAD);
+	for (i = b->pcur; i < end; i++) {
+		struct bio *bio = b->poll[i];
+
+		if (!READ_ONCE(container_of(bio, struct bb_bio, bio)->done) &&
+		    READ_ONCE(bio->bi_cookie) != BLK_QC_T_NONE)
+			return bio;
+	}
+	return b->poll[b->pcur];
 }
 
 /*
- * Called by io_uring's poll loop, with the batch kept alive by RCU.  Polls
- * the hardware queue of the oldest polled bio not yet done: bios may sit
- * on several queues (a task can move between CPUs while it issues), and
- * polling the oldest one's queue until it is done visits each in turn.
- * Bios are not merged when polled (REQ_NOMERGE), so each has its own
- * request and poll cookie.  Done bios are released on the way.  The poll
- * itself runs under RCU alone, as the kernel's own iocb_bio_iopoll().
+ * Called by io_uring's poll loop, with the batch kept alive by RCU.  The
+ * lock keeps the batch's references on its bios while one is polled.
  */
 int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
 		    unsigned int poll_flags)
 {
-	struct bio *bio = NULL;
-	u32 n;
-	int ret;
+	struct bio *bio;
+	int ret = 0;
 
 	/* Another poller or the release is at it: nothing lost by leaving. */
 	if (!spin_trylock(&b->poll_lock))
 		return 0;
-	/* Pairs with bb_poll_track(): the slots below @n are written. */
-	n = smp_load_acquire(&b->npoll);
-	while (b->pcur < n) {
-		struct bio *p = b->poll[b->pcur];
-
-		if (!READ_ONCE(container_of(p, struct bb_bio, bio)->done)) {
-			bio = p;
-			bio_get(bio);
-			break;
-		}
-		b->pcur++;
-		bio_put(p);
-	}
+	bio = bb_poll_pick(b);
+	if (bio)
+		ret = bio_poll(bio, iob, poll_flags);
 	spin_unlock(&b->poll_lock);
-	if (!bio)
-		return 0;
-	ret = bio_poll(bio, iob, poll_flags);
-	bio_put(bio);
 	return ret;
 }
 
 /* Segment over: every polled bio is done; drop the ones still held. */
 static void bb_poll_release(struct bb_batch *b)
 {
+	u32 i, end;
+
 	if (!b->polled)
 		return;
 	spin_lock(&b->poll_lock);
-	while (b->pcur < b->npoll)
-		bio_put(b->poll[b->pcur++]);
+	i = b->pcur;
+	end = b->npoll;
+	b->pcur = end;
 	spin_unlock(&b->poll_lock);
+	while (i < end)
+		bio_put(b->poll[i++]);
 }
 
 /*
@@ -474,7 +498,11 @@ static void bb_batch_reissue(struct bb_batch *b)
 		if (b->err[i] != -EAGAIN)
 			continue;
 		n++;
-		ret = bb_skip_entry(b);
+		/*
+		 * Issued before any failure could cancel them: only a fatal
+		 * signal stops them now (see bb_skip_entry()).
+		 */
+		ret = bb_issue_interrupted() ? -EINTR : 0;
 		b->err[i] = ret;
 		if (ret)
 			continue;

@@ -11,6 +11,7 @@
 #include <linux/kref.h>
 #include <linux/llist.h>
 #include <linux/miscdevice.h>
+#include <linux/mm_types.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
@@ -65,6 +66,12 @@ struct bb_dev {
  * over; the first such failure ends polling for the rest of the segment
  * (@poll_stop), as a full poll queue would only fail the next one too.
  *
+ * A batch on an IOPOLL ring (@iopoll) is finished by the ring's poll loop,
+ * not by task work: io_uring's exit and exec paths poll such a ring until
+ * its requests complete without running task work.  The last bio of a
+ * segment sets @seg_done and the next ->uring_cmd_iopoll call, in the
+ * submitter's address space (@mm) or none, does what task work would.
+ *
  * The synchronous ioctl path (sync.c) shares the batch between the waiting
  * task and the completion: @owners counts the two, and whichever drops it
  * to zero frees the batch.  A waiter that is killed leaves, holding a
@@ -83,6 +90,9 @@ struct bb_batch {
 	bool			retrying;	/* issuing the -EAGAIN entries */
 	bool			retry;		/* some entries wait for that */
 	bool			poll_stop;	/* the segment polls no more */
+	bool			iopoll;		/* on an IOPOLL ring */
+	atomic_t		seg_done;
+	struct mm_struct	*mm;		/* @iopoll: the submitter's */
 	s32 __user		*ustatus;
 	u32			nr;
 	u32			seg_start;	/* first entry of the segment */

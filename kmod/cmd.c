@@ -4,8 +4,10 @@
  * first bio.  The order of the checks is part of the uapi (see
  * uapi/linux/blkbatch.h); each check has exactly one errno.
  */
+#include <linux/blk-mq.h>
 #include <linux/fs.h>
 #include <linux/overflow.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -232,11 +234,13 @@ static struct bb_batch *bb_batch_alloc(u32 nr, bool polled)
 	return b;
 }
 
-/* ->uring_cmd_iopoll may still be looking at a polled batch: see there. */
+/* ->uring_cmd_iopoll may still be looking at an IOPOLL batch: see there. */
 void bb_batch_free(struct bb_batch *b)
 {
 	atomic_dec(&bb_live_batches);
-	if (b->polled)
+	if (b->mm)
+		mmdrop(b->mm);
+	if (b->iopoll)
 		kvfree_rcu(b, rcu);
 	else
 		kvfree(b);
@@ -291,17 +295,15 @@ out_free:
 }
 
 /*
- * Task context, after the last bio of a segment: issue the next segment,
+ * A segment is over, in a context that may sleep: issue what comes next,
  * or release everything before io_uring_cmd_done(), which drops the file
- * and with it the module.
+ * and with it the module.  @alive: the submitter's address space is ours
+ * and its task is not going away.
  */
-static void bb_uring_complete(struct io_uring_cmd *ioucmd,
-			      unsigned int issue_flags)
+static void bb_uring_segment_done(struct io_uring_cmd *ioucmd,
+				  struct bb_batch *b, bool alive,
+				  unsigned int issue_flags)
 {
-	struct bb_batch *b = bb_pdu(ioucmd)->batch;
-	bool alive = !bb_task_dead_flag(issue_flags) &&
-		     !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
-		     current->mm;
 	int res;
 
 	if (bb_batch_continue(b, alive))
@@ -312,10 +314,49 @@ static void bb_uring_complete(struct io_uring_cmd *ioucmd,
 	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
 }
 
+/* Task work of the submitting task. */
+static void bb_uring_complete(struct io_uring_cmd *ioucmd,
+			      unsigned int issue_flags)
+{
+	struct bb_batch *b = bb_pdu(ioucmd)->batch;
+	bool alive = !bb_task_dead_flag(issue_flags) &&
+		     !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
+		     current->mm;
+
+	bb_uring_segment_done(ioucmd, b, alive, issue_flags);
+}
+
 /* Any context: the segment's last bio has completed. */
 static void bb_uring_batch_done(struct bb_batch *b)
 {
 	bb_complete_in_task(b->ioucmd, bb_uring_complete);
+}
+
+/* Any context, IOPOLL ring: leave the rest to the poll loop. */
+static void bb_uring_iopoll_done(struct bb_batch *b)
+{
+	/* Orders the statuses the bios wrote before the flag. */
+	atomic_set_release(&b->seg_done, 1);
+}
+
+/*
+ * The poll loop found the segment over.  It runs in the submitter's task,
+ * its SQ thread (same address space), the ring's exit work (none: nothing
+ * more is issued, the statuses are not written) or, if the ring is
+ * shared, in another process, which hands over to the submitter's task.
+ */
+static void bb_uring_iopoll_complete(struct io_uring_cmd *ioucmd,
+				     struct bb_batch *b)
+{
+	bool alive = current->mm == b->mm &&
+		     !(current->flags & (PF_EXITING | PF_KTHREAD));
+
+	if (current->mm && current->mm != b->mm) {
+		bb_complete_in_task(ioucmd, bb_uring_complete);
+		return;
+	}
+	/* Polling holds the ring's lock: io_uring_cmd_done() needs no flag. */
+	bb_uring_segment_done(ioucmd, b, alive, 0);
 }
 
 /*
@@ -332,6 +373,13 @@ int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
 
 	rcu_read_lock();
 	b = READ_ONCE(bb_pdu(ioucmd)->batch);
+	if (b && atomic_read_acquire(&b->seg_done) &&
+	    atomic_xchg(&b->seg_done, 0)) {
+		/* Ours alone now: nobody else frees it. */
+		rcu_read_unlock();
+		bb_uring_iopoll_complete(ioucmd, b);
+		return 1;
+	}
 	if (b && b->polled)
 		ret = bb_batch_iopoll(b, iob, poll_flags);
 	rcu_read_unlock();
@@ -351,6 +399,9 @@ static bool bb_uring_polled(struct bb_dev *dev, unsigned int issue_flags,
 
 	if (!(issue_flags & IO_URING_F_IOPOLL) || !bb_bdev_can_poll(bdev) ||
 	    !bdev_nowait(bdev))
+		return false;
+	/* Bios by interrupt could wait for tags our polled requests hold. */
+	if (q->tag_set && (q->tag_set->flags & BLK_MQ_F_TAG_HCTX_SHARED))
 		return false;
 	*poll_max = min3((u64)queue_max_sectors(q) << SECTOR_SHIFT,
 			 (u64)(queue_max_segments(q) - 1) << PAGE_SHIFT,
@@ -381,6 +432,7 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 		return -EOPNOTSUPP;
 	/* The command area is user-writable: snapshot it, read it once. */
 	memcpy(&cmd, bb_cmd_area(ioucmd), sizeof(cmd));
+	bb_pdu(ioucmd)->batch = NULL;
 
 	ret = bb_dev_start_batch(dev);
 	if (ret)
@@ -397,6 +449,12 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	b->poll_max = poll_max;
 	b->ioucmd = ioucmd;
 	b->complete = bb_uring_batch_done;
+	if ((issue_flags & IO_URING_F_IOPOLL) && current->mm) {
+		b->iopoll = true;
+		b->mm = current->mm;
+		mmgrab(b->mm);
+		b->complete = bb_uring_iopoll_done;
+	}
 	bb_pdu(ioucmd)->batch = b;
 	bb_batch_issue(b);
 	return -EIOCBQUEUED;

@@ -149,7 +149,10 @@ for dev in nvme null_blk; do
 		if [ $dev = nvme ]; then
 			for qd in 32 4096; do add $dev io_uring_cmd interrupt 1 - $qd $op; done
 			add $dev io_uring_cmd fixed 1 - 4096 $op
-			add $dev io_uring_cmd hipri 1 - 4096 $op
+			# Polled passthrough above the queue depth (1023) fails
+			# some I/Os with EFAULT on 6.12 (see bench/README.md):
+			# it runs at the queue depth instead.
+			add $dev io_uring_cmd hipri 1 - 1024 $op
 		fi
 		for b in 1 32 256 4096; do
 			for m in interrupt poll sqpoll; do

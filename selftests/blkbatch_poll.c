@@ -603,4 +603,104 @@ TEST_F_TIMEOUT(pnullb, killed_with_polled_batches, 120)
 	EXPECT_TRUE(WIFSIGNALED(status));
 }
 
+/* Fill @b with @n spaced 4 KiB reads into @buf. */
+static int spaced_reads(struct blkbatch_batch *b, void *buf, unsigned int n)
+{
+	unsigned int i;
+	int ret = blkbatch_batch_alloc(b, n);
+
+	for (i = 0; !ret && i < n; i++)
+		blkbatch_batch_add_read(b, buf + (size_t)i * SZ_4K, SZ_4K,
+					(__u64)i * 2 * SZ_4K);
+	return ret;
+}
+
+/* Wait up to @s seconds for @pid; SIGKILL and fail if it hangs. */
+static int wait_exit(pid_t pid, unsigned int s, int *status)
+{
+	unsigned int ms;
+
+	for (ms = 0; ms < s * 1000; ms += 20) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 0;
+		bb_sleep_ms(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return -ETIMEDOUT;
+}
+
+/*
+ * execve() cancels the task's io_uring requests by polling the ring until
+ * they complete, without running task work: a batch must complete from
+ * the poll loop itself, or exec spins forever.
+ */
+TEST_F_TIMEOUT(pnullb, exec_with_polled_batches, 120)
+{
+	struct bb_nullb_opts o = { .poll_queues = 1 };
+	int status;
+	pid_t pid;
+
+	if (pnullb_up(_metadata, self, &o))
+		SKIP(return, "null_blk has no poll_queues");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct blkbatch_batch b[8];
+		struct blkbatch_ring r;
+		unsigned int i;
+
+		if (blkbatch_ring_init(&r, 16, BLKBATCH_RING_IOPOLL))
+			_exit(2);
+		for (i = 0; i < 8; i++)
+			if (spaced_reads(&b[i], self->buf, PN_ENTRIES / 8) ||
+			    blkbatch_submit(&r, self->ctx.fd, &b[i], i))
+				_exit(3);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(4);
+	}
+	ASSERT_EQ(0, wait_exit(pid, 60, &status));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * An SQPOLL + IOPOLL ring's SQ thread, when its process is killed, polls
+ * the ring empty before it exits: same as exec, with the SQ thread.
+ */
+TEST_F_TIMEOUT(pnullb, sqpoll_iopoll_killed, 120)
+{
+	struct bb_nullb_opts o = { .poll_queues = 1 };
+	int status;
+	pid_t pid;
+
+	if (pnullb_up(_metadata, self, &o))
+		SKIP(return, "null_blk has no poll_queues");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct blkbatch_batch b[8];
+		struct blkbatch_ring r;
+		struct blkbatch_cqe cqe;
+		unsigned int i;
+
+		if (blkbatch_ring_init(&r, 16, BLKBATCH_RING_IOPOLL |
+				       BLKBATCH_RING_SQPOLL))
+			_exit(2);
+		for (i = 0; i < 8; i++)
+			if (spaced_reads(&b[i], self->buf, PN_ENTRIES / 8))
+				_exit(3);
+		/* keep batches in flight until killed */
+		for (i = 0; ; i = (i + 1) % 8) {
+			while (blkbatch_peek(&r, &cqe) == 0)
+				;
+			blkbatch_submit(&r, self->ctx.fd, &b[i], i);
+		}
+	}
+	bb_sleep_ms(500);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(0, wait_exit(pid, 60, &status));
+	EXPECT_TRUE(WIFSIGNALED(status));
+}
+
 TEST_HARNESS_MAIN
