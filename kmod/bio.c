@@ -436,6 +436,16 @@ static int bb_issue_entry(struct bb_batch *b, u32 idx)
 	}
 }
 
+/* Issue entry @i; what fails before any bio is out is its status. */
+static void bb_issue_one(struct bb_batch *b, u32 idx)
+{
+	int ret = bb_issue_entry(b, idx);
+
+	if (ret)
+		bb_entry_fail(b, idx, ret);
+	cond_resched();
+}
+
 /*
  * Why entry @i is not issued, or 0 to issue it: an abort-on-error batch
  * stops at its first failure, a killed submitter stops at once.
@@ -474,10 +484,7 @@ void bb_batch_issue(struct bb_batch *b)
 		}
 		if (b->ents[i].op == BLKBATCH_OP_BARRIER)
 			break;
-		ret = bb_issue_entry(b, i);
-		if (ret)
-			bb_entry_fail(b, i, ret);
-		cond_resched();
+		bb_issue_one(b, i);
 	}
 	blk_finish_plug(&plug);
 	bb_batch_put(b);
@@ -488,7 +495,6 @@ static void bb_batch_reissue(struct bb_batch *b)
 {
 	struct blk_plug plug;
 	u32 i, n = 0;
-	int ret;
 
 	atomic_set(&b->pending, 1);
 	b->retry = false;
@@ -502,14 +508,9 @@ static void bb_batch_reissue(struct bb_batch *b)
 		 * Issued before any failure could cancel them: only a fatal
 		 * signal stops them now (see bb_skip_entry()).
 		 */
-		ret = bb_issue_interrupted() ? -EINTR : 0;
-		b->err[i] = ret;
-		if (ret)
-			continue;
-		ret = bb_issue_entry(b, i);
-		if (ret)
-			bb_entry_fail(b, i, ret);
-		cond_resched();
+		b->err[i] = bb_issue_interrupted() ? -EINTR : 0;
+		if (!b->err[i])
+			bb_issue_one(b, i);
 	}
 	blk_finish_plug(&plug);
 	atomic_add(n, &bb_retried_entries);
