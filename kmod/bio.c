@@ -9,6 +9,7 @@
  * and bioset reserves stay bounded by what is in flight; only polled bios
  * stay referenced (not pinned) until the poller has passed them.
  */
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
@@ -46,7 +47,7 @@ static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
  */
 static void bb_entry_retry(struct bb_batch *b, u32 idx)
 {
-	if (!cmpxchg(&b->err[idx], 0, -EAGAIN))
+	if (!cmpxchg(&b->err[idx], 0, BB_ERR_RETRY))
 		WRITE_ONCE(b->retry, true);
 }
 
@@ -252,6 +253,81 @@ static bool bb_issue_interrupted(void)
 }
 
 /*
+ * Read a vectored entry's iovec array in the layout of the submitter
+ * (@b->compat, decided at submission): whoever issues the entry now,
+ * task work, io-wq or the SQ thread, may be in no system call of its own.
+ */
+static int bb_copy_iovecs(const struct bb_batch *b, struct iovec *iov,
+			  const void __user *uvec, u32 nr)
+{
+#ifdef CONFIG_COMPAT
+	if (b->compat) {
+		const struct compat_iovec __user *civ = uvec;
+		struct compat_iovec c;
+		u32 i;
+
+		for (i = 0; i < nr; i++) {
+			if (copy_from_user(&c, &civ[i], sizeof(c)))
+				return -EFAULT;
+			iov[i].iov_base = compat_ptr(c.iov_base);
+			iov[i].iov_len = c.iov_len;
+		}
+		return 0;
+	}
+#endif
+	return copy_from_user(iov, uvec, nr * sizeof(*iov)) ? -EFAULT : 0;
+}
+
+/*
+ * What direct I/O asks of every piece, and exactly the promised total: an
+ * array that adds up to more than @len is refused, not cut short.
+ * Zero-length iovecs carry nothing and are skipped, base and all.
+ */
+static int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
+			   const struct bb_limits *lim)
+{
+	size_t total = 0;
+	u32 i;
+
+	for (i = 0; i < nr; i++) {
+		size_t n = iov[i].iov_len;
+
+		if (!n)
+			continue;
+		if (n > len - total)
+			return -EINVAL;
+		if (!access_ok(iov[i].iov_base, n))
+			return -EFAULT;
+		if (((unsigned long)iov[i].iov_base & lim->dma_mask) ||
+		    (n & lim->lbs_mask))
+			return -EINVAL;
+		total += n;
+	}
+	return total == len ? 0 : -EINVAL;
+}
+
+static int bb_import_iovecs(const struct bb_batch *b,
+			    const struct blkbatch_entry *e, int dir,
+			    struct iov_iter *iter, struct iovec *fast,
+			    struct iovec **iov)
+{
+	int ret;
+
+	if (e->nr_vecs > UIO_FASTIOV) {
+		*iov = kmalloc_array(e->nr_vecs, sizeof(**iov), GFP_KERNEL);
+		if (!*iov)
+			return -ENOMEM;
+		fast = *iov;
+	}
+	ret = bb_copy_iovecs(b, fast, u64_to_user_ptr(e->addr), e->nr_vecs);
+	if (!ret)
+		ret = bb_check_iovecs(fast, e->nr_vecs, e->len, &b->lim);
+	if (!ret)
+		iov_iter_init(iter, dir, fast, e->nr_vecs, e->len);
+	return ret;
+}
+
+/*
  * The user memory of a READ or WRITE entry: its buffer, a range of the
  * registered buffer, or its iovec array (read now, once).  *@iov is what
  * to kfree() afterwards.
@@ -261,29 +337,17 @@ static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
 			 struct iovec **iov)
 {
 	int dir = e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST;
-	struct block_device *bdev = b->dev->bdev.bdev;
 	void __user *uaddr = u64_to_user_ptr(e->addr);
-	ssize_t len;
 
 	*iov = NULL;
 	if (b->fixed)
 		return io_uring_cmd_import_fixed(e->addr, e->len, dir, iter,
 						 b->ioucmd);
-	if (!(e->flags & BLKBATCH_EF_VEC)) {
-		if (!access_ok(uaddr, e->len))
-			return -EFAULT;
-		iov_iter_ubuf(iter, dir, uaddr, e->len);
-		return 0;
-	}
-	*iov = fast;
-	len = import_iovec(dir, uaddr, e->nr_vecs, UIO_FASTIOV, iov, iter);
-	if (len < 0)
-		return len;
-	/* What direct I/O asks of every segment, and the promised total. */
-	if (len != e->len ||
-	    !iov_iter_is_aligned(iter, bdev_dma_alignment(bdev),
-				 bdev_logical_block_size(bdev) - 1))
-		return -EINVAL;
+	if (e->flags & BLKBATCH_EF_VEC)
+		return bb_import_iovecs(b, e, dir, iter, fast, iov);
+	if (!access_ok(uaddr, e->len))
+		return -EFAULT;
+	iov_iter_ubuf(iter, dir, uaddr, e->len);
 	return 0;
 }
 
@@ -436,11 +500,69 @@ static int bb_issue_entry(struct bb_batch *b, u32 idx)
 	}
 }
 
-/* Issue entry @i; what fails before any bio is out is its status. */
-static void bb_issue_one(struct bb_batch *b, u32 idx)
+/*
+ * Keep the block device's page cache coherent with what a batch writes,
+ * as the kernel's own direct I/O does (kiocb_invalidate_pages() before,
+ * kiocb_invalidate_post_direct_write() after): before a write-type entry,
+ * write back and drop the cached pages of its range, so that neither a
+ * buffered reader sees stale blocks nor a buffered writer's dirty pages
+ * overwrite the entry later.  An empty cache costs one read.
+ */
+static int bb_cache_before_write(struct bb_batch *b,
+				 const struct blkbatch_entry *e)
 {
-	int ret = bb_issue_entry(b, idx);
+	struct address_space *mapping = bb_bdev_mapping(b->dev->bdev.bdev);
+	loff_t end = e->offset + e->len - 1;
+	int ret;
 
+	if (!READ_ONCE(mapping->nrpages) ||
+	    !filemap_range_has_page(mapping, e->offset, end))
+		return 0;
+	ret = filemap_write_and_wait_range(mapping, e->offset, end);
+	if (ret)
+		return ret;
+	return invalidate_inode_pages2_range(mapping, e->offset >> PAGE_SHIFT,
+					     end >> PAGE_SHIFT);
+}
+
+/*
+ * The segment's writes are done: drop what buffered readers (readahead
+ * too) cached of their ranges meanwhile.  Best effort, as in the kernel's
+ * direct I/O: the data is on the device either way.
+ */
+static void bb_cache_after_writes(struct bb_batch *b)
+{
+	struct address_space *mapping = bb_bdev_mapping(b->dev->bdev.bdev);
+	const struct blkbatch_entry *e;
+	pgoff_t first, last;
+	u32 i;
+
+	if (!READ_ONCE(mapping->nrpages))
+		return;
+	for (i = b->seg_start; i < b->next; i++) {
+		e = &b->ents[i];
+		if (!bb_op_writes(e->op))
+			continue;
+		first = e->offset >> PAGE_SHIFT;
+		last = (e->offset + e->len - 1) >> PAGE_SHIFT;
+		invalidate_inode_pages2_range(mapping, first, last);
+	}
+}
+
+/*
+ * Issue entry @i; what fails before any bio is out is its status.  An
+ * entry issued after the batch was validated (@recheck) is checked again
+ * against what the device is now.
+ */
+static void bb_issue_one(struct bb_batch *b, u32 idx, bool recheck)
+{
+	const struct blkbatch_entry *e = &b->ents[idx];
+	int ret = recheck ? bb_entry_recheck(e, &b->lim) : 0;
+
+	if (!ret && bb_op_writes(e->op))
+		ret = bb_cache_before_write(b, e);
+	if (!ret)
+		ret = bb_issue_entry(b, idx);
 	if (ret)
 		bb_entry_fail(b, idx, ret);
 	cond_resched();
@@ -465,6 +587,7 @@ static int bb_skip_entry(struct bb_batch *b)
  */
 void bb_batch_issue(struct bb_batch *b)
 {
+	bool recheck = b->next;
 	struct blk_plug plug;
 	u32 i;
 	int ret;
@@ -474,6 +597,8 @@ void bb_batch_issue(struct bb_batch *b)
 	b->seg_start = b->next;
 	b->retrying = false;
 	b->poll_stop = false;
+	if (recheck)
+		bb_limits_refresh(b->dev, &b->lim);
 	blk_start_plug(&plug);
 	while (b->next < b->nr) {
 		i = b->next++;
@@ -484,10 +609,24 @@ void bb_batch_issue(struct bb_batch *b)
 		}
 		if (b->ents[i].op == BLKBATCH_OP_BARRIER)
 			break;
-		bb_issue_one(b, i);
+		bb_issue_one(b, i, recheck);
 	}
 	blk_finish_plug(&plug);
 	bb_batch_put(b);
+}
+
+/*
+ * The BARRIER that ended the segment is passed once every entry before it
+ * has completed: in an abort-on-error batch it reports -ECANCELED if any
+ * of them failed, whether the failure was found at issue or at completion.
+ */
+static void bb_barrier_pass(struct bb_batch *b)
+{
+	u32 i = b->next - 1;
+
+	if (b->next && b->ents[i].op == BLKBATCH_OP_BARRIER &&
+	    b->abort_on_error && READ_ONCE(b->failed) && !b->err[i])
+		b->err[i] = -ECANCELED;
 }
 
 /* Issue the segment's entries that wait for a retry (bb_entry_retry). */
@@ -499,9 +638,10 @@ static void bb_batch_reissue(struct bb_batch *b)
 	atomic_set(&b->pending, 1);
 	b->retry = false;
 	b->retrying = true;
+	bb_limits_refresh(b->dev, &b->lim);
 	blk_start_plug(&plug);
 	for (i = b->seg_start; i < b->next; i++) {
-		if (b->err[i] != -EAGAIN)
+		if (b->err[i] != BB_ERR_RETRY)
 			continue;
 		n++;
 		/*
@@ -510,7 +650,7 @@ static void bb_batch_reissue(struct bb_batch *b)
 		 */
 		b->err[i] = bb_issue_interrupted() ? -EINTR : 0;
 		if (!b->err[i])
-			bb_issue_one(b, i);
+			bb_issue_one(b, i, true);
 	}
 	blk_finish_plug(&plug);
 	atomic_add(n, &bb_retried_entries);
@@ -534,9 +674,11 @@ bool bb_batch_continue(struct bb_batch *b, bool alive)
 			return true;
 		}
 		for (i = b->seg_start; i < b->next; i++)
-			if (b->err[i] == -EAGAIN)
+			if (b->err[i] == BB_ERR_RETRY)
 				b->err[i] = -EINTR;
 	}
+	bb_cache_after_writes(b);
+	bb_barrier_pass(b);
 	if (b->next < b->nr) {
 		if (alive) {
 			bb_batch_issue(b);

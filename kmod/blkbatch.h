@@ -45,6 +45,29 @@ struct bb_dev {
 };
 
 /*
+ * What validation needs to know about the device: read when the batch is
+ * created, and again before each later segment is issued (bb_limits_refresh),
+ * as the device may have become read-only or changed size meanwhile.
+ */
+struct bb_limits {
+	u64			capacity;	/* bytes */
+	u32			lbs_mask;
+	u32			dma_mask;
+	u32			max_entry_bytes;
+	bool			can_write;	/* open mode and device allow it */
+	bool			fd_read;	/* the file was opened for reading */
+	bool			fd_write;	/* the file was opened for writing */
+	bool			fixed;		/* buffers are registered ones */
+};
+
+/*
+ * The value of @err[i] while entry i waits to be issued again after its
+ * polled bio could not be (see bio.c).  Positive, so no errno can be
+ * mistaken for it.
+ */
+#define BB_ERR_RETRY		1
+
+/*
  * struct bb_batch - one submitted batch, from validation to its CQE.
  *
  * A batch is issued in segments: the entries up to and including the next
@@ -61,10 +84,11 @@ struct bb_dev {
  * reference to each in @poll so that ->uring_cmd_iopoll has a bio to poll
  * until all are done; @poll_lock orders that with their release, and the
  * batch itself is freed after an RCU grace period.  Entries whose polled
- * bio could not get what it needed without waiting (-EAGAIN, noted in
- * @retry) are issued again, waiting and not polled, once the segment is
- * over; the first such failure ends polling for the rest of the segment
- * (@poll_stop), as a full poll queue would only fail the next one too.
+ * bio could not get what it needed without waiting (@err BB_ERR_RETRY,
+ * noted in @retry) are issued again, waiting and not polled, once the
+ * segment is over; the first such failure ends polling for the rest of
+ * the segment (@poll_stop), as a full poll queue would only fail the next
+ * one too.
  *
  * A batch on an IOPOLL ring (@iopoll) is finished by the ring's poll loop,
  * not by task work: io_uring's exit and exec paths poll such a ring until
@@ -91,12 +115,14 @@ struct bb_batch {
 	bool			retry;		/* some entries wait for that */
 	bool			poll_stop;	/* the segment polls no more */
 	bool			iopoll;		/* on an IOPOLL ring */
+	bool			compat;		/* iovecs in the 32-bit layout */
 	atomic_t		seg_done;
 	struct mm_struct	*mm;		/* @iopoll: the submitter's */
 	s32 __user		*ustatus;
 	u32			nr;
 	u32			seg_start;	/* first entry of the segment */
 	s32			*err;
+	struct bb_limits	lim;
 
 	/* Polled bios: see above.  @npoll only grows; [pcur, npoll) held. */
 	u32			poll_max;	/* largest polled entry, bytes */
@@ -122,18 +148,14 @@ struct bb_bio {
 	struct bio		bio;		/* must be last */
 };
 
-/* What validation needs to know about the device, read once per batch. */
-struct bb_limits {
-	u64			capacity;	/* bytes */
-	u32			lbs_mask;
-	u32			dma_mask;
-	u32			max_entry_bytes;
-	bool			can_write;	/* open mode and device allow it */
-	bool			fd_write;	/* the file was opened for writing */
-	bool			fixed;		/* buffers are registered ones */
-};
-
 extern unsigned int bb_max_entries;
+
+/* Ops that change the device's contents.  A flush does not. */
+static inline bool bb_op_writes(u8 op)
+{
+	return op == BLKBATCH_OP_WRITE || op == BLKBATCH_OP_DISCARD ||
+	       op == BLKBATCH_OP_WRITE_ZEROES;
+}
 
 /* ctl.c */
 int bb_ctl_init(void);
@@ -151,6 +173,9 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 struct io_uring_cmd *ioucmd, bool polled,
 				 u64 *bad);
 void bb_batch_free(struct bb_batch *b);
+void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim);
+int bb_entry_recheck(const struct blkbatch_entry *e,
+		     const struct bb_limits *lim);
 
 /* sync.c */
 long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd);

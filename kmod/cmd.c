@@ -50,8 +50,8 @@ u64 bb_features(struct block_device *bdev)
 	return f;
 }
 
-static void bb_dev_limits(struct bb_dev *dev, struct file *file, bool fixed,
-			  struct bb_limits *lim)
+/* What the device says now; it can change between segments. */
+void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim)
 {
 	struct block_device *bdev = dev->bdev.bdev;
 
@@ -59,17 +59,17 @@ static void bb_dev_limits(struct bb_dev *dev, struct file *file, bool fixed,
 	lim->lbs_mask = bdev_logical_block_size(bdev) - 1;
 	lim->dma_mask = bdev_dma_alignment(bdev);
 	lim->max_entry_bytes = bb_max_entry_bytes(bdev);
-	lim->fd_write = file->f_mode & FMODE_WRITE;
 	lim->can_write = !(dev->attach_flags & BLKBATCH_ATTACH_F_RDONLY) &&
 			 !bdev_read_only(bdev);
-	lim->fixed = fixed;
 }
 
-/* Ops that change the device's contents.  A flush does not. */
-static bool bb_op_writes(u8 op)
+static void bb_limits_init(struct bb_dev *dev, struct file *file, bool fixed,
+			   struct bb_limits *lim)
 {
-	return op == BLKBATCH_OP_WRITE || op == BLKBATCH_OP_DISCARD ||
-	       op == BLKBATCH_OP_WRITE_ZEROES;
+	bb_limits_refresh(dev, lim);
+	lim->fd_read = file->f_mode & FMODE_READ;
+	lim->fd_write = file->f_mode & FMODE_WRITE;
+	lim->fixed = fixed;
 }
 
 static bool bb_op_has_range(u8 op)
@@ -136,23 +136,56 @@ static int bb_check_entry_range(const struct blkbatch_entry *e,
 	return 0;
 }
 
-/* A fixed-buffer entry must lie inside the registered buffer. */
+/*
+ * Whether every piece of a registered buffer's range is aligned as direct
+ * I/O needs (blkdev_dio_invalid() asks the same): a range that starts
+ * off a page boundary falls into pieces whose lengths are no multiple of
+ * the logical block size, although its address and total length are.
+ */
+static bool bb_bvec_iter_aligned(const struct iov_iter *iter, u32 addr_mask,
+				 u32 len_mask)
+{
+	const struct bio_vec *bv = iter->bvec;
+	size_t skip = iter->iov_offset, left = iov_iter_count(iter);
+
+	for (; left; bv++, skip = 0) {
+		size_t len = min_t(size_t, bv->bv_len - skip, left);
+
+		if (((bv->bv_offset + skip) & addr_mask) || (len & len_mask))
+			return false;
+		left -= len;
+	}
+	return true;
+}
+
+/*
+ * A fixed-buffer entry must lie inside the registered buffer, in pieces
+ * aligned like any buffer.
+ */
 static int bb_check_entry_fixed(const struct blkbatch_entry *e,
+				const struct bb_limits *lim,
 				struct io_uring_cmd *ioucmd)
 {
 	struct iov_iter iter;
+	int ret;
 
 	if (!ioucmd || !bb_op_has_buffer(e->op))
 		return 0;
-	return io_uring_cmd_import_fixed(e->addr, e->len,
-					 e->op == BLKBATCH_OP_WRITE ?
-					 ITER_SOURCE : ITER_DEST,
-					 &iter, ioucmd);
+	ret = io_uring_cmd_import_fixed(e->addr, e->len,
+					e->op == BLKBATCH_OP_WRITE ?
+					ITER_SOURCE : ITER_DEST,
+					&iter, ioucmd);
+	if (ret)
+		return ret;
+	return bb_bvec_iter_aligned(&iter, lim->dma_mask, lim->lbs_mask) ?
+	       0 : -EINVAL;
 }
 
 static int bb_check_entry_access(const struct blkbatch_entry *e,
 				 const struct bb_limits *lim)
 {
+	if (e->op == BLKBATCH_OP_READ)
+		return lim->fd_read ? 0 : -EBADF;
 	if (!bb_op_writes(e->op))
 		return 0;
 	if (!lim->fd_write)
@@ -174,10 +207,22 @@ static int bb_check_entry(const struct blkbatch_entry *e,
 	if (!ret)
 		ret = bb_check_entry_range(e, lim);
 	if (!ret)
-		ret = bb_check_entry_fixed(e, fixed_cmd);
+		ret = bb_check_entry_fixed(e, lim, fixed_cmd);
 	if (!ret)
 		ret = bb_check_entry_access(e, lim);
 	return ret;
+}
+
+/*
+ * Before a later segment is issued: the checks whose answer depends on
+ * what the device is now (its size, block size, read-only state).
+ */
+int bb_entry_recheck(const struct blkbatch_entry *e,
+		     const struct bb_limits *lim)
+{
+	int ret = bb_check_entry_range(e, lim);
+
+	return ret ? ret : bb_check_entry_access(e, lim);
 }
 
 static int bb_check_cmd(const struct blkbatch_cmd *cmd)
@@ -256,7 +301,6 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 struct io_uring_cmd *ioucmd, bool polled,
 				 u64 *bad)
 {
-	struct bb_limits lim;
 	struct bb_batch *b;
 	u32 i;
 	int ret;
@@ -275,9 +319,9 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 		goto out_free;
 	}
 
-	bb_dev_limits(dev, file, !!ioucmd, &lim);
+	bb_limits_init(dev, file, !!ioucmd, &b->lim);
 	for (i = 0; i < cmd->nr; i++) {
-		ret = bb_check_entry(&b->ents[i], &lim, ioucmd);
+		ret = bb_check_entry(&b->ents[i], &b->lim, ioucmd);
 		if (ret) {
 			*bad = i;
 			goto out_free;
@@ -432,7 +476,6 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 		return -EOPNOTSUPP;
 	/* The command area is user-writable: snapshot it, read it once. */
 	memcpy(&cmd, bb_cmd_area(ioucmd), sizeof(cmd));
-	bb_pdu(ioucmd)->batch = NULL;
 
 	ret = bb_dev_start_batch(dev);
 	if (ret)
@@ -448,6 +491,7 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 
 	b->poll_max = poll_max;
 	b->ioucmd = ioucmd;
+	b->compat = bb_uring_compat(ioucmd, issue_flags);
 	b->complete = bb_uring_batch_done;
 	if ((issue_flags & IO_URING_F_IOPOLL) && current->mm) {
 		b->iopoll = true;
@@ -465,6 +509,11 @@ int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	u64 bad = BLKBATCH_NO_ENTRY;
 	int ret;
 
+	/*
+	 * Before any check can fail: ->uring_cmd_iopoll must never find what
+	 * an earlier command in this slot left.
+	 */
+	bb_pdu(ioucmd)->batch = NULL;
 	switch (ioucmd->cmd_op) {
 	case BLKBATCH_URING_CMD_SUBMIT:
 		ret = bb_uring_submit(ioucmd, issue_flags, &bad);

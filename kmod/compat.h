@@ -15,6 +15,7 @@
 #define BB_HAVE_SQE_POINTER	1
 #else
 #include <linux/io_uring.h>
+#include <linux/io_uring_types.h>
 #endif
 
 /*
@@ -54,6 +55,35 @@ static inline bool bb_task_dead_flag(unsigned int issue_flags)
 	return issue_flags & IO_URING_F_TASK_DEAD;
 #else
 	return false;
+#endif
+}
+
+/*
+ * Whether the ring was set up by a compat (32-bit) task, which decides the
+ * layout of the iovec arrays its batches point to.  in_compat_syscall()
+ * cannot tell: later segments are issued from task work, io-wq or the SQ
+ * thread, outside the submitter's system call, where x86 reads an
+ * interrupt return as an x32 call.  6.12 passes the ring's flag in the
+ * issue flags (IO_URING_F_COMPAT, with the same header as the SQE
+ * pointer); 6.1 only keeps it in the ring.
+ */
+static inline bool bb_uring_compat(struct io_uring_cmd *ioucmd,
+				   unsigned int issue_flags)
+{
+#ifdef BB_HAVE_SQE_POINTER
+	return issue_flags & IO_URING_F_COMPAT;
+#else
+	return cmd_to_io_kiocb(ioucmd)->ctx->compat;
+#endif
+}
+
+/* The block device's page cache: 6.10 moved it out of the inode. */
+static inline struct address_space *bb_bdev_mapping(struct block_device *bdev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+	return bdev->bd_mapping;
+#else
+	return bdev->bd_inode->i_mapping;
 #endif
 }
 

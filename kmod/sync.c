@@ -6,6 +6,7 @@
  * fatal signal ends the wait, but not the bios in flight: the batch then
  * belongs to its completion, which frees it (see struct bb_batch).
  */
+#include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
@@ -79,6 +80,8 @@ long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd)
 		return PTR_ERR(b);
 	}
 	b->file = file;
+	/* The caller's own system call: its ABI is the batch's. */
+	b->compat = in_compat_syscall();
 	b->complete = bb_sync_batch_done;
 	init_completion(&b->done);
 	return bb_sync_run(b);

@@ -451,6 +451,30 @@ TEST_F(validate, read_on_rdonly_fd)
 	close(ro);
 }
 
+/*
+ * A READ needs read access, as a pread() of the block device would: a
+ * write-only file must not read the disk, by either transport.
+ */
+TEST_F(validate, read_on_wronly_fd)
+{
+	int wo;
+
+	wo = bb_open_index(self->ctx.index, O_WRONLY);
+	ASSERT_LE(0, wo);
+	self->cmd.nr = 3;
+	self->ent[0].op = BLKBATCH_OP_WRITE;
+	self->ent[1].op = BLKBATCH_OP_FLUSH;
+	self->ent[1].len = self->ent[1].offset = self->ent[1].addr = 0;
+	submit_fd_err(_metadata, self, wo, -EBADF, 2);
+	EXPECT_EQ(-1, ioctl(wo, BLKBATCH_IOC_SUBMIT, &self->cmd));
+	EXPECT_EQ(EBADF, errno);
+	/* without the READ, the rest runs */
+	self->cmd.nr = 2;
+	self->ent[0].offset = REGION_NOISSUE;
+	EXPECT_EQ(2, ioctl(wo, BLKBATCH_IOC_SUBMIT, &self->cmd));
+	close(wo);
+}
+
 /* DISCARD and WRITE_ZEROES change data; a FLUSH does not. */
 TEST_F(validate, other_ops_on_rdonly_fd)
 {
