@@ -80,6 +80,46 @@ TEST_F(ctl, attach_rsvd_nonzero)
 	}
 }
 
+TEST_F(ctl, attach_index_nonzero)
+{
+	struct blkbatch_attach a = { .path = (uintptr_t)bb_disk(), .index = 1 };
+
+	EXPECT_EQ(-EINVAL, ctl_attach(&a));
+}
+
+/* An empty path, and one longer than PATH_MAX, before any lookup. */
+TEST_F(ctl, attach_path_empty_or_too_long)
+{
+	size_t len = PATH_MAX + 16;
+	char *p = malloc(len + 1);
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(-EINVAL, bb_attach("", 0, NULL));
+	memset(p, '/', len);
+	p[len] = '\0';
+	EXPECT_EQ(-EINVAL, bb_attach(p, 0, NULL));
+	free(p);
+}
+
+/* A read-only disk attaches read-only, and refuses a read-write attach. */
+TEST_F(ctl, attach_read_only_disk)
+{
+	const char *nb = getenv("BLKBATCH_NULLBLK");
+	int one = 1, zero = 0, fd;
+	__u32 idx;
+
+	if (!nb || !*nb)
+		SKIP(return, "BLKBATCH_NULLBLK not set");
+	fd = open(nb, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, BLKROSET, &one));
+	EXPECT_EQ(-EACCES, bb_attach(nb, 0, NULL));
+	EXPECT_EQ(0, bb_attach(nb, BLKBATCH_ATTACH_F_RDONLY, &idx));
+	EXPECT_EQ(0, bb_detach_wait(idx, BB_DETACH_WAIT_MS));
+	EXPECT_EQ(0, ioctl(fd, BLKROSET, &zero));
+	close(fd);
+}
+
 TEST_F(ctl, attach_path_fault)
 {
 	struct blkbatch_attach a = { };

@@ -682,6 +682,37 @@ TEST_F(validate, sqe_unused_fields)
 	}
 }
 
+/*
+ * What io_uring itself refuses before the module sees the SQE (6.1 and
+ * 6.12): ioprio, uring_cmd_flags it does not know, a fixed buffer index
+ * that is not registered.  The CQE32 extra word is then io_uring's 0, not
+ * BLKBATCH_NO_ENTRY: the header documents both.
+ */
+TEST_F(validate, sqe_checked_by_io_uring_first)
+{
+	struct io_uring_sqe *sqe;
+	unsigned int i;
+	struct bb_res r;
+
+	for (i = 0; i < 3; i++) {
+		sqe = io_uring_get_sqe(&self->ring);
+		ASSERT_NE(NULL, sqe);
+		bb_prep_raw(sqe, self->ctx.fd, &self->cmd);
+		if (i == 0)
+			sqe->ioprio = 1;
+		else if (i == 1)
+			sqe->uring_cmd_flags = 1U << 7;
+		else
+			sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		if (i == 2)
+			sqe->buf_index = 3;
+		ASSERT_EQ(0, bb_submit_reap(&self->ring, &r));
+		EXPECT_EQ(i == 2 ? -EFAULT : -EINVAL, r.res) TH_LOG("case %u", i);
+		EXPECT_EQ(0U, r.res2) TH_LOG("case %u", i);
+	}
+	EXPECT_EQ(ST_POISON, self->st[0]);
+}
+
 /* --- errors found while issuing: per entry, the batch goes on ------ */
 
 TEST_F(validate, buffer_unmapped)

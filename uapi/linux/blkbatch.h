@@ -12,20 +12,37 @@
  * Protocol of one batch
  * ---------------------
  * 1. The kernel copies struct blkbatch_cmd and then the whole entry array
- *    exactly once, at issue time.  Userspace may reuse or rewrite both as
- *    soon as the SQE has been submitted; later changes are never seen.
- *    Caveat: kernels up to at least 6.12 read a uring_cmd SQE only when
- *    they issue it, which for a request after the head of an
- *    IOSQE_IO_LINK chain, or one held back by IOSQE_IO_DRAIN, is after
- *    io_uring_enter() returned; give such SQEs IOSQE_ASYNC (the kernel then
- *    copies them at submit) or keep their SQ slot untouched until the CQE.
+ *    exactly once, when it issues the command; later changes are never
+ *    seen.  When that is depends on how the SQE is issued: inline by
+ *    io_uring_enter() (the default), before it returns; on an
+ *    IORING_SETUP_SQPOLL ring, by the SQ thread, before the SQ head moves
+ *    past the SQE (liburing hands the slot out again only after that);
+ *    with IOSQE_ASYNC, in an io-wq worker, possibly after io_uring_enter()
+ *    returned; after the head of an IOSQE_IO_LINK chain or behind
+ *    IOSQE_IO_DRAIN, when its turn comes.  The one rule that holds in
+ *    every case: the entry array, its iovec arrays and the data buffers
+ *    belong to the kernel from submission until the CQE.  The SQE slot
+ *    itself may be reused once io_uring_enter() returned (SQPOLL: once
+ *    the SQ head passed it); but kernels up to 6.13 read a uring_cmd SQE
+ *    only when they issue it, which for a request after a link head or
+ *    held by DRAIN is later: give such SQEs IOSQE_ASYNC (the kernel then
+ *    copies them at submit) or keep their slot untouched until the CQE.
  *
  * 2. Every entry is validated before any I/O is issued.  If any check
  *    fails, nothing is issued, the status array is not written, the CQE
  *    res is the negative errno and, on a ring with IORING_SETUP_CQE32, the
  *    first extra CQE word is the index of the offending entry (or
  *    BLKBATCH_NO_ENTRY if the error is not about one entry).  The checks
- *    run in this order, first failure wins:
+ *    run in this order, first failure wins.  io_uring itself checks the
+ *    SQE before the module sees it (6.1, 6.12), and its errors carry 0,
+ *    not BLKBATCH_NO_ENTRY, in the CQE32 extra word:
+ *
+ *      io_uring: ioprio set, uring_cmd_flags not
+ *               IORING_URING_CMD_FIXED                -EINVAL
+ *      io_uring: IORING_URING_CMD_FIXED and buf_index
+ *               names no registered buffer            -EFAULT
+ *
+ *    Then the module:
  *
  *      SQE:     cmd_op unknown                        -ENOTTY
  *      SQE:     ring without IORING_SETUP_SQE128      -EOPNOTSUPP
@@ -51,6 +68,14 @@
  *      entry:   offset + len > capacity               -ENOSPC
  *      entry:   fixed-buffer batch: buffer not inside
  *               the registered buffer                 -EFAULT
+ *      entry:   fixed-buffer batch: the registered
+ *               buffer's pages cut the range into
+ *               pieces whose address or length is not
+ *               aligned as above (a range that starts
+ *               off a page boundary at no multiple of
+ *               the logical block size)               -EINVAL
+ *      entry:   READ on a file opened without read
+ *               access (O_WRONLY)                     -EBADF
  *      entry:   write-type op (WRITE, DISCARD,
  *               WRITE_ZEROES) on a file opened
  *               without write access                  -EBADF
@@ -75,14 +100,27 @@
  *    Errors found while issuing an entry are reported in its status:
  *    -EFAULT (its buffer or iovec array is not accessible user memory, or
  *    a READ targets read-only memory), -EINVAL (with BLKBATCH_EF_VEC: the
- *    iovec lengths do not add up to len, or an iovec base or length is
- *    not aligned like a buffer address and len), -EOPNOTSUPP (DISCARD or
- *    WRITE_ZEROES on a device that cannot do it: see BLKBATCH_F_DISCARD
- *    and BLKBATCH_F_WRITE_ZEROES), -ENOMEM.  I/O errors (-EIO and the
- *    other block layer errors) are reported per entry as well.  None of
- *    them stops the other entries unless the batch has
- *    BLKBATCH_CMD_F_ABORT_ON_ERROR (see there).  If the submitting process
- *    is killed, entries not yet issued report -EINTR.
+ *    iovec lengths do not add up to exactly len, or an iovec base or
+ *    length is not aligned like a buffer address and len), -EOPNOTSUPP
+ *    (DISCARD or WRITE_ZEROES on a device that cannot do it: see
+ *    BLKBATCH_F_DISCARD and BLKBATCH_F_WRITE_ZEROES), -ENOMEM.  An iovec
+ *    array is read in the ABI of the task that set up the ring (a 32-bit
+ *    task's ring takes struct compat_iovec), or of the caller of
+ *    BLKBATCH_IOC_SUBMIT, whoever issues the entry; zero-length iovecs are
+ *    skipped, their base is not looked at.  Entries after a BARRIER are
+ *    checked again when they are issued, against the device as it is
+ *    then: one that became read-only fails write-type entries with -EPERM,
+ *    one that shrank or changed its block size fails the entries that no
+ *    longer fit with the validation errno (-ENOSPC, -EINVAL, -E2BIG).
+ *    Write-type entries keep the block device's page cache coherent, as
+ *    the kernel's direct I/O does: cached pages of their range are written
+ *    back and dropped before they are issued (a failed write-back, or a
+ *    page that cannot be dropped, fails the entry: -EIO, -EBUSY) and
+ *    dropped again after.  I/O errors (-EIO and the other block layer
+ *    errors) are reported per entry as well.  None of them stops the
+ *    other entries unless the batch has BLKBATCH_CMD_F_ABORT_ON_ERROR (see
+ *    there).  If the submitting process is killed, entries not yet issued
+ *    report -EINTR.
  *
  * 4. When every bio of every entry has completed, the kernel writes one
  *    __s32 per entry to the status array (if cmd.status is not 0) and
@@ -96,7 +134,8 @@
  *   >= 0		issued and succeeded: READ/WRITE len (bytes
  *			transferred), FLUSH, DISCARD, WRITE_ZEROES and BARRIER 0.
  *   -ECANCELED	never issued: an earlier entry of an ABORT_ON_ERROR batch
- *			failed.  Nothing of it was done.
+ *			failed.  Nothing of it was done.  A BARRIER of such a
+ *			batch reports it if any entry before it failed.
  *   -EINTR		never issued: the submitter was killed.  Nothing of it
  *			was done.
  *   other < 0	issued, or refused while being issued, and failed.  A
@@ -225,8 +264,11 @@ struct blkbatch_cmd {
  * issued and report -ECANCELED.  Entries already issued finish and report
  * their own result.  The entries of one segment (between barriers) are
  * issued back to back, so a failure usually cancels only later segments;
- * put a BARRIER after an entry whose failure must stop the rest.  Without
- * this flag every entry is issued and reports its own result.
+ * put a BARRIER after an entry whose failure must stop the rest.  A
+ * BARRIER is passed once every entry before it has completed: it reports
+ * -ECANCELED if any of them failed (whether at issue or on the device),
+ * else 0.  Without this flag every entry is issued and reports its own
+ * result, BARRIERs 0.
  */
 #define BLKBATCH_CMD_F_ABORT_ON_ERROR	_BITUL(0)
 #define BLKBATCH_CMD_F_ALL		BLKBATCH_CMD_F_ABORT_ON_ERROR
@@ -291,10 +333,21 @@ struct blkbatch_info {
  * struct blkbatch_attach - BLKBATCH_CTL_ATTACH on the control device.
  *
  * @path:	user address of the NUL-terminated path of a block device.
- *		It is opened exclusively (-EBUSY if someone else holds it so).
+ *		It is opened exclusively.
  * @flags:	BLKBATCH_ATTACH_F_*.
  * @index:	out: N of the new /dev/blkbatchN; must be 0 on input.
  * @rsvd:	must be 0.
+ *
+ * Errors, in the order they are checked: -EPERM without CAP_SYS_ADMIN;
+ * -EFAULT if the argument cannot be read; -EINVAL for a non-zero @rsvd or
+ * @index, or an unknown flag; -EFAULT if @path cannot be read, -EINVAL if
+ * it is longer than PATH_MAX; then what opening the block device says
+ * (-EINVAL an empty path, -ENOENT no such file, -ENOTBLK not a block
+ * device, -EACCES a read-write attach of a read-only device, -EBUSY held
+ * exclusively by someone else, blkbatch included: a disk is attached at
+ * most once);
+ * -ENOSPC when 64 devices are attached; -EFAULT if @index cannot be
+ * written (nothing is attached then); -ENOMEM.
  */
 struct blkbatch_attach {
 	__u64	path;
@@ -310,12 +363,15 @@ struct blkbatch_attach {
 /*
  * struct blkbatch_detach - BLKBATCH_CTL_DETACH on the control device.
  *
- * @index:	N of /dev/blkbatchN.  -ENODEV if nothing is attached there,
- *		-EBUSY while any batch on it is in flight.  On files still
- *		open on a detached device every batch and GET_INFO fails with
- *		-ENODEV.
+ * @index:	N of /dev/blkbatchN.
  * @flags:	must be 0.
  * @rsvd:	must be 0.
+ *
+ * Errors: -EPERM without CAP_SYS_ADMIN; -EFAULT if the argument cannot be
+ * read; -EINVAL for non-zero @flags or @rsvd; -ENODEV if nothing is
+ * attached at @index; -EBUSY while any batch on it is in flight.  On files
+ * still open on a detached device every batch and GET_INFO fails with
+ * -ENODEV.
  */
 struct blkbatch_detach {
 	__u32	index;
