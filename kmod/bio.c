@@ -10,6 +10,7 @@
  * stay referenced (not pinned) until the poller has passed them.
  */
 #include <linux/compat.h>
+#include <linux/fault-inject.h>
 #include <linux/file.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
@@ -31,6 +32,34 @@ static struct bio_set bb_bioset;
  */
 static struct workqueue_struct *bb_wq;
 static LLIST_HEAD(bb_redirty_list);
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * debugfs blkbatch/fail_again: end a waiting (not polled) bio with
+ * BLK_STS_AGAIN, which no stock driver gives on demand, so that a test
+ * can tell a real -EAGAIN from a poll retry.  Debug kernels only.
+ */
+static DECLARE_FAULT_ATTR(bb_fail_again);
+
+void bb_fault_init(struct dentry *dir)
+{
+	fault_create_debugfs_attr("fail_again", dir, &bb_fail_again);
+}
+
+static bool bb_inject_again(struct bio *bio)
+{
+	return !(bio->bi_opf & REQ_NOWAIT) && should_fail(&bb_fail_again, 1);
+}
+#else
+void bb_fault_init(struct dentry *dir)
+{
+}
+
+static bool bb_inject_again(struct bio *bio)
+{
+	return false;
+}
+#endif
 
 static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
 {
@@ -116,6 +145,8 @@ static void bb_bio_end_io(struct bio *bio)
 	struct bb_bio *bbio = container_of(bio, struct bb_bio, bio);
 	struct bb_batch *b = bio->bi_private;
 
+	if (unlikely(bb_inject_again(bio)))
+		bio->bi_status = BLK_STS_AGAIN;
 	if (unlikely(bio->bi_status))
 		bb_bio_error(b, bio, bbio->idx);
 	/* Read by ->uring_cmd_iopoll, through the batch's own reference. */

@@ -189,6 +189,7 @@ int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
 		    unsigned int poll_flags);
 int bb_batch_finish(struct bb_batch *b, bool copy_status);
 void bb_batch_free_async(struct bb_batch *b);
+void bb_fault_init(struct dentry *dir);
 
 /* main.c: debugfs counters for the selftests. */
 extern atomic_t bb_live_batches;

@@ -32,6 +32,7 @@ static struct dentry *bb_debugfs;
  * pinned; the selftests check it after each test.  "polled" and "retried"
  * count polled bios and the entries issued again after one could not be
  * (both wrap), so that tests can tell which path their I/O took.
+ * "fail_again", on kernels with fault injection, is bio.c's.
  */
 static void bb_debugfs_init(void)
 {
@@ -41,6 +42,7 @@ static void bb_debugfs_init(void)
 	debugfs_create_atomic_t("polled", 0400, bb_debugfs, &bb_polled_bios);
 	debugfs_create_atomic_t("retried", 0400, bb_debugfs,
 				&bb_retried_entries);
+	bb_fault_init(bb_debugfs);
 }
 
 static int __init bb_init(void)

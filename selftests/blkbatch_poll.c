@@ -524,6 +524,50 @@ TEST_F(pnullb, retry_when_tags_run_out)
 	EXPECT_LT(0, retried_entries() - retried);
 }
 
+/*
+ * A waiting bio that really fails with -EAGAIN is an error of its entry,
+ * not a poll retry: with retries pending in the same segment, the entry
+ * must report -EAGAIN and not be issued a second time.  The module's
+ * fail_again fault (debug kernels) gives the one bio that status.
+ */
+#define FAIL_AGAIN	"/sys/kernel/debug/blkbatch/fail_again"
+#define BIG_ENTRY	(2 * SZ_1M)
+
+TEST_F(pnullb, real_eagain_is_not_a_retry)
+{
+	struct bb_nullb_opts o = { .qd = 2, .poll_queues = 1, .size_mb = 128 };
+	long retried = retried_entries();
+	struct blkbatch_batch b;
+	unsigned int i, n = 64;
+	char *big;
+
+	if (access(FAIL_AGAIN, F_OK))
+		SKIP(return, "no %s (not the debug kernel)", FAIL_AGAIN);
+	if (pnullb_up(_metadata, self, &o))
+		SKIP(return, "null_blk has no poll_queues");
+	big = bb_alloc(BIG_ENTRY);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, blkbatch_batch_alloc(&b, n + 1));
+	/* too big to poll: waiting bios, issued first */
+	blkbatch_batch_add_read(&b, big, BIG_ENTRY, 64 * SZ_1M);
+	for (i = 0; i < n; i++)
+		blkbatch_batch_add_read(&b, self->buf + i * SZ_4K, SZ_4K,
+					(__u64)i * 2 * SZ_4K);
+	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "verbose", 0));
+	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "interval", 1));
+	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "times", 1));
+	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "probability", 100));
+	EXPECT_EQ((int)n, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	bb_cfg_write(FAIL_AGAIN, "probability", 0);
+	EXPECT_EQ(-EAGAIN, b.status[0]);
+	for (i = 1; i <= n; i++)
+		EXPECT_EQ((__s32)SZ_4K, b.status[i]) TH_LOG("entry %u", i);
+	/* the bug needs retries in the same segment */
+	EXPECT_LT(0, retried_entries() - retried);
+	blkbatch_batch_free(&b);
+	bb_free(big, BIG_ENTRY);
+}
+
 /* An IOPOLL ring on a disk that cannot poll: interrupts, no error. */
 TEST_F(pnullb, no_poll_queues_falls_back)
 {
