@@ -7,6 +7,7 @@ set -euo pipefail
 
 PKGS=(
 	gcc make libc6-dev	# everything; libc6-dev also for the static demo
+	gcc-multilib		# the 32-bit submitter test (selftests/blkbatch_compat32)
 	libelf-dev dwarves	# out-of-tree modules against Debian's headers
 	kmod cpio xz-utils	# depmod, the initramfs, .ko.xz and source tarballs
 	busybox-static qemu-system-x86	# the guest

@@ -289,6 +289,39 @@ TEST_F(sem, vectored_bad_iovecs)
 }
 
 /*
+ * Zero-length iovecs carry nothing and are skipped, whatever their base;
+ * iovecs that add up to more than len are refused, never cut short.
+ */
+TEST_F(sem, vectored_zero_length_and_beyond_len)
+{
+	struct blkbatch_entry ent[3];
+	struct blkbatch_batch b;
+	struct iovec zero[4], beyond[2];
+	char *buf = bb_alloc(4 * SZ_4K);
+	__s32 st[3];
+
+	ASSERT_NE(NULL, buf);
+	bb_fill(buf, 2 * SZ_4K, REGION_VEC + SZ_1M, 7);
+	zero[0] = (struct iovec){ buf + 1, 0 };
+	zero[1] = (struct iovec){ buf, SZ_4K };
+	zero[2] = (struct iovec){ bb_unmapped_addr(), 0 };
+	zero[3] = (struct iovec){ buf + SZ_4K, SZ_4K };
+	beyond[0] = (struct iovec){ buf, SZ_4K };
+	beyond[1] = (struct iovec){ buf + SZ_4K, SZ_4K };
+	blkbatch_batch_init(&b, ent, st, 3);
+	blkbatch_batch_add_writev(&b, zero, 4, REGION_VEC + SZ_1M, 0);
+	blkbatch_batch_add_writev(&b, beyond, 2, REGION_VEC + 2 * SZ_1M, 0);
+	ent[1].len = SZ_4K;
+	blkbatch_batch_add_barrier(&b);
+	EXPECT_EQ(2, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ((__s32)(2 * SZ_4K), st[0]);
+	EXPECT_EQ(-EINVAL, st[1]);
+	EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd, REGION_VEC + SZ_1M,
+				 2 * SZ_4K, 7));
+	bb_free(buf, 4 * SZ_4K);
+}
+
+/*
  * --- vectored entries after a barrier ----------------------------------
  *
  * Later segments are issued from task work.  When the submitter spins on
