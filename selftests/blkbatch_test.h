@@ -501,6 +501,24 @@ static inline int bb_slow_disk_create(struct bb_slow_disk *d,
 	return bb_slow_disk_create_qd(d, name, ms, 0);
 }
 
+/* Whether block device @dev's queue polls (/sys/block/X/queue/io_poll). */
+static inline bool bb_disk_polls(const char *dev)
+{
+	char path[128];
+	int v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/io_poll",
+		 strrchr(dev, '/') + 1);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
 /* Reads the disk has completed, from /sys/block/NAME/stat. */
 static inline long bb_disk_reads(const struct bb_slow_disk *d)
 {
