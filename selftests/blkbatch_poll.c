@@ -121,24 +121,6 @@ static long retried_entries(void)
 	return bb_debugfs_read(BB_DEBUGFS_RETRIED);
 }
 
-/* Whether the queue of block device @dev (e.g. /dev/nvme0n1) polls. */
-static bool disk_polls(const char *dev)
-{
-	char path[128];
-	int v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/block/%s/queue/io_poll",
-		 strrchr(dev, '/') + 1);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%d", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
 FIXTURE(poll) {
 	struct bb_ctx ctx;
 	struct blkbatch_ring ring;	/* IOPOLL, CQE32 */
@@ -181,7 +163,7 @@ TEST_F(poll, random_rw_verify)
 			       NR_RAND, 11, false));
 	if (before < 0)
 		return;
-	if (disk_polls(bb_disk())) {
+	if (bb_disk_polls(bb_disk())) {
 		EXPECT_EQ(2 * NR_RAND, polled_bios() - before);
 	} else {
 		TH_LOG("%s has no poll queues: completed by interrupt",
@@ -577,7 +559,7 @@ TEST_F(pnullb, no_poll_queues_falls_back)
 
 	if (pnullb_up(_metadata, self, &o))
 		SKIP(return, "null_blk has no poll_queues");
-	ASSERT_FALSE(disk_polls(self->disk.dev));
+	ASSERT_FALSE(bb_disk_polls(self->disk.dev));
 	spaced_slots(off, PN_ENTRIES);
 	EXPECT_EQ(0, rw_check(&self->ring, self->ctx.fd, self->buf, off,
 			      PN_ENTRIES, 52, false, false));

@@ -455,6 +455,13 @@ static char *arena_get(struct vr *v, __u32 len)
 
 	if (a < v->dma)
 		a = v->dma;
+	/*
+	 * A registered buffer's pages cut a range into pieces that must be
+	 * block multiples (uapi: -EINVAL otherwise); the arena is page
+	 * aligned, so block-aligned bases are what a fixed batch may use.
+	 */
+	if (v->fixed && a < v->lbs)
+		a = v->lbs;
 	at = v->used + (chance(v, 30) ? a * below(v, 4) : 0);
 	at = (at + a - 1) / a * a;
 	if (at + len > VR_ARENA)
