@@ -86,14 +86,18 @@ static int ring32_submit(struct ring32 *r, int fd,
 	       0 : -EIO;
 }
 
-/* Spin on the CQ in user space (no system call) for the one CQE. */
+/*
+ * Spin on the CQ in user space for the one CQE, looking at the clock only
+ * now and then: without a vDSO clocksource (TCG guests) time() is a
+ * system call, on whose way out the task work would run.
+ */
 static int ring32_spin(struct ring32 *r, int *res)
 {
-	unsigned int head = *r->cq_head;
+	unsigned int head = *r->cq_head, n;
 	time_t end = time(NULL) + BB_CQE_WAIT_S;
 
-	while (__atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) == head)
-		if (time(NULL) > end)
+	for (n = 0; __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) == head; n++)
+		if (!(n & 0xfffffU) && time(NULL) > end)
 			return -ETIMEDOUT;
 	*res = r->cqes[head & *r->cq_mask].res;
 	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
