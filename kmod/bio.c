@@ -30,10 +30,12 @@ static struct bio_set bb_bioset;
  * Read bios whose pages were cleaned while the device wrote into them:
  * dirtying them again needs the page lock, so a work item does it.
  */
-static struct workqueue_struct *bb_wq;
+struct workqueue_struct *bb_wq;
+
 static LLIST_HEAD(bb_redirty_list);
 
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+
 /*
  * debugfs blkbatch/fail_again: end a waiting (not polled) bio with
  * BLK_STS_AGAIN, which no stock driver gives on demand, so that a test
@@ -50,7 +52,9 @@ static bool bb_inject_again(struct bio *bio)
 {
 	return !(bio->bi_opf & REQ_NOWAIT) && should_fail(&bb_fail_again, 1);
 }
+
 #else
+
 void bb_fault_init(struct dentry *dir)
 {
 }
@@ -59,9 +63,10 @@ static bool bb_inject_again(struct bio *bio)
 {
 	return false;
 }
+
 #endif
 
-static void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
+void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
 {
 	/* The first error of an entry is the one it reports. */
 	cmpxchg(&b->err[idx], 0, err);
@@ -89,12 +94,6 @@ static void bb_bio_error(struct bb_batch *b, struct bio *bio, u32 idx)
 		bb_entry_retry(b, idx);
 	else
 		bb_entry_fail(b, idx, blk_status_to_errno(st));
-}
-
-static void bb_batch_put(struct bb_batch *b)
-{
-	if (atomic_dec_and_test(&b->pending))
-		b->complete(b);
 }
 
 /*
@@ -257,7 +256,7 @@ int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
 }
 
 /* Segment over: every polled bio is done; drop the ones still held. */
-static void bb_poll_release(struct bb_batch *b)
+void bb_poll_release(struct bb_batch *b)
 {
 	u32 i, end;
 
@@ -270,17 +269,6 @@ static void bb_poll_release(struct bb_batch *b)
 	spin_unlock(&b->poll_lock);
 	while (i < end)
 		bio_put(b->poll[i++]);
-}
-
-/*
- * A killed submitter stops issuing.  The SIGKILL reaches every thread of
- * the process, io-wq workers and the SQPOLL thread included.  Nothing
- * else cuts a batch short: io_uring's own threads see signal_pending()
- * for mere task work, and issuing is bounded anyway.
- */
-static bool bb_issue_interrupted(void)
-{
-	return fatal_signal_pending(current);
 }
 
 /*
@@ -307,34 +295,6 @@ static int bb_copy_iovecs(const struct bb_batch *b, struct iovec *iov,
 	}
 #endif
 	return copy_from_user(iov, uvec, nr * sizeof(*iov)) ? -EFAULT : 0;
-}
-
-/*
- * What direct I/O asks of every piece, and exactly the promised total: an
- * array that adds up to more than @len is refused, not cut short.
- * Zero-length iovecs carry nothing and are skipped, base and all.
- */
-static int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
-			   const struct bb_limits *lim)
-{
-	size_t total = 0;
-	u32 i;
-
-	for (i = 0; i < nr; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (!n)
-			continue;
-		if (n > len - total)
-			return -EINVAL;
-		if (!access_ok(iov[i].iov_base, n))
-			return -EFAULT;
-		if (((unsigned long)iov[i].iov_base & lim->dma_mask) ||
-		    (n & lim->lbs_mask))
-			return -EINVAL;
-		total += n;
-	}
-	return total == len ? 0 : -EINVAL;
 }
 
 static int bb_import_iovecs(const struct bb_batch *b,
@@ -514,7 +474,7 @@ static int bb_issue_range(struct bb_batch *b, u32 idx, blk_opf_t opf)
 	return 0;
 }
 
-static int bb_issue_entry(struct bb_batch *b, u32 idx)
+int bb_issue_entry(struct bb_batch *b, u32 idx)
 {
 	switch (b->ents[idx].op) {
 	case BLKBATCH_OP_READ:
@@ -539,8 +499,8 @@ static int bb_issue_entry(struct bb_batch *b, u32 idx)
  * buffered reader sees stale blocks nor a buffered writer's dirty pages
  * overwrite the entry later.  An empty cache costs one read.
  */
-static int bb_cache_before_write(struct bb_batch *b,
-				 const struct blkbatch_entry *e)
+int bb_cache_before_write(struct bb_batch *b,
+			  const struct blkbatch_entry *e)
 {
 	struct address_space *mapping = bb_bdev_mapping(b->dev->bdev.bdev);
 	loff_t end = e->offset + e->len - 1;
@@ -561,7 +521,7 @@ static int bb_cache_before_write(struct bb_batch *b,
  * too) cached of their ranges meanwhile.  Best effort, as in the kernel's
  * direct I/O: the data is on the device either way.
  */
-static void bb_cache_after_writes(struct bb_batch *b)
+void bb_cache_after_writes(struct bb_batch *b)
 {
 	struct address_space *mapping = bb_bdev_mapping(b->dev->bdev.bdev);
 	const struct blkbatch_entry *e;
@@ -578,208 +538,6 @@ static void bb_cache_after_writes(struct bb_batch *b)
 		last = (e->offset + e->len - 1) >> PAGE_SHIFT;
 		invalidate_inode_pages2_range(mapping, first, last);
 	}
-}
-
-/*
- * Issue entry @i; what fails before any bio is out is its status.  An
- * entry issued after the batch was validated (@recheck) is checked again
- * against what the device is now.
- */
-static void bb_issue_one(struct bb_batch *b, u32 idx, bool recheck)
-{
-	const struct blkbatch_entry *e = &b->ents[idx];
-	int ret = recheck ? bb_entry_recheck(e, &b->lim) : 0;
-
-	if (!ret && bb_op_writes(e->op))
-		ret = bb_cache_before_write(b, e);
-	if (!ret)
-		ret = bb_issue_entry(b, idx);
-	if (ret)
-		bb_entry_fail(b, idx, ret);
-	cond_resched();
-}
-
-/*
- * Why entry @i is not issued, or 0 to issue it: an abort-on-error batch
- * stops at its first failure, a killed submitter stops at once.
- */
-static int bb_skip_entry(struct bb_batch *b)
-{
-	if (b->abort_on_error && READ_ONCE(b->failed))
-		return -ECANCELED;
-	if (bb_issue_interrupted())
-		return -EINTR;
-	return 0;
-}
-
-/*
- * Issue the next segment under one plug: the entries up to and including
- * the next BARRIER.  Completion may run before we return.
- */
-void bb_batch_issue(struct bb_batch *b)
-{
-	bool recheck = b->next;
-	struct blk_plug plug;
-	u32 i;
-	int ret;
-
-	/* Nothing of the previous segment is in flight. */
-	atomic_set(&b->pending, 1);
-	b->seg_start = b->next;
-	b->retrying = false;
-	b->poll_stop = false;
-	if (recheck)
-		bb_limits_refresh(b->dev, &b->lim);
-	blk_start_plug(&plug);
-	while (b->next < b->nr) {
-		i = b->next++;
-		ret = bb_skip_entry(b);
-		if (ret) {
-			b->err[i] = ret;
-			continue;
-		}
-		if (b->ents[i].op == BLKBATCH_OP_BARRIER)
-			break;
-		bb_issue_one(b, i, recheck);
-	}
-	blk_finish_plug(&plug);
-	bb_batch_put(b);
-}
-
-/*
- * The BARRIER that ended the segment is passed once every entry before it
- * has completed: in an abort-on-error batch it reports -ECANCELED if any
- * of them failed, whether the failure was found at issue or at completion.
- */
-static void bb_barrier_pass(struct bb_batch *b)
-{
-	u32 i = b->next - 1;
-
-	if (b->next && b->ents[i].op == BLKBATCH_OP_BARRIER &&
-	    b->abort_on_error && READ_ONCE(b->failed) && !b->err[i])
-		b->err[i] = -ECANCELED;
-}
-
-/* Issue the segment's entries that wait for a retry (bb_entry_retry). */
-static void bb_batch_reissue(struct bb_batch *b)
-{
-	struct blk_plug plug;
-	u32 i, n = 0;
-
-	atomic_set(&b->pending, 1);
-	b->retry = false;
-	b->retrying = true;
-	bb_limits_refresh(b->dev, &b->lim);
-	blk_start_plug(&plug);
-	for (i = b->seg_start; i < b->next; i++) {
-		if (b->err[i] != BB_ERR_RETRY)
-			continue;
-		n++;
-		/*
-		 * Issued before any failure could cancel them: only a fatal
-		 * signal stops them now (see bb_skip_entry()).
-		 */
-		b->err[i] = bb_issue_interrupted() ? -EINTR : 0;
-		if (!b->err[i])
-			bb_issue_one(b, i, true);
-	}
-	blk_finish_plug(&plug);
-	atomic_add(n, &bb_retried_entries);
-	bb_batch_put(b);
-}
-
-/*
- * Task context, every bio of the segment done: issue what comes next (the
- * retries, then the next segment) and return true, or return false when
- * the batch is ready for bb_batch_finish().  A task that is not @alive
- * issues nothing more; what it leaves reports -EINTR.
- */
-bool bb_batch_continue(struct bb_batch *b, bool alive)
-{
-	u32 i;
-
-	bb_poll_release(b);
-	if (b->retry) {
-		if (alive) {
-			bb_batch_reissue(b);
-			return true;
-		}
-		for (i = b->seg_start; i < b->next; i++)
-			if (b->err[i] == BB_ERR_RETRY)
-				b->err[i] = -EINTR;
-	}
-	bb_cache_after_writes(b);
-	bb_barrier_pass(b);
-	if (b->next < b->nr) {
-		if (alive) {
-			bb_batch_issue(b);
-			return true;
-		}
-		while (b->next < b->nr)
-			b->err[b->next++] = -EINTR;
-	}
-	return false;
-}
-
-static s32 bb_entry_result(const struct blkbatch_entry *e)
-{
-	switch (e->op) {
-	case BLKBATCH_OP_READ:
-	case BLKBATCH_OP_WRITE:
-		return e->len;
-	default:
-		return 0;
-	}
-}
-
-/*
- * Every bio done: publish the statuses and free the batch.  Returns the
- * CQE result: entries that succeeded, or -EFAULT if the status array
- * could not be written (@copy_status is false for a dying task).
- */
-int bb_batch_finish(struct bb_batch *b, bool copy_status)
-{
-	u32 i, ok = 0;
-	int res;
-
-	for (i = 0; i < b->nr; i++) {
-		if (!b->err[i])
-			b->err[i] = bb_entry_result(&b->ents[i]);
-		if (b->err[i] >= 0)
-			ok++;
-	}
-	res = ok;
-	if (b->ustatus && !copy_status)
-		res = -EFAULT;
-	else if (b->ustatus &&
-		 copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
-		res = -EFAULT;
-
-	if (b->polled)
-		atomic_add(b->npoll, &bb_polled_bios);
-	bb_dev_end_batch(b->dev);
-	bb_batch_free(b);
-	return res;
-}
-
-/*
- * A batch whose synchronous submitter was killed: freed by the last
- * completion, which may run in interrupt context, hence the work item.
- * It is the batch's own, so queueing it is the last touch of the batch.
- */
-static void bb_orphan_fn(struct work_struct *work)
-{
-	struct bb_batch *b = container_of(work, struct bb_batch, free_work);
-	struct file *file = b->file;
-
-	bb_batch_finish(b, false);
-	fput(file);
-}
-
-void bb_batch_free_async(struct bb_batch *b)
-{
-	INIT_WORK(&b->free_work, bb_orphan_fn);
-	queue_work(bb_wq, &b->free_work);
 }
 
 int bb_bio_init(void)

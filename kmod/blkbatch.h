@@ -157,47 +157,64 @@ static inline bool bb_op_writes(u8 op)
 	       op == BLKBATCH_OP_WRITE_ZEROES;
 }
 
-/* ctl.c */
-int bb_ctl_init(void);
-void bb_ctl_exit(void);
-void bb_ctl_attach_list(const char *list);
-
-/* cmd.c */
-int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
-int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
-			unsigned int poll_flags);
-u32 bb_max_entry_bytes(struct block_device *bdev);
-u64 bb_features(struct block_device *bdev);
-struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
-				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, bool polled,
-				 u64 *bad);
-void bb_batch_free(struct bb_batch *b);
-void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim);
-int bb_entry_recheck(const struct blkbatch_entry *e,
-		     const struct bb_limits *lim);
-
-/* sync.c */
-long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd);
-
-/* bio.c */
-int bb_bio_init(void);
-void bb_bio_exit(void);
-void bb_batch_issue(struct bb_batch *b);
-bool bb_batch_continue(struct bb_batch *b, bool alive);
-int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
-		    unsigned int poll_flags);
-int bb_batch_finish(struct bb_batch *b, bool copy_status);
-void bb_batch_free_async(struct bb_batch *b);
-void bb_fault_init(struct dentry *dir);
-
 /* main.c: debugfs counters for the selftests. */
 extern atomic_t bb_live_batches;
 extern atomic_t bb_polled_bios;
 extern atomic_t bb_retried_entries;
 
-/* ctl.c: the device's active reference, held by each batch. */
+/* dev.c */
+int bb_ctl_init(void);
+void bb_ctl_exit(void);
+void bb_ctl_attach_list(const char *list);
+u32 bb_max_entry_bytes(struct block_device *bdev);
+u64 bb_features(struct block_device *bdev);
+/* the device's active reference, held by each batch */
 int bb_dev_start_batch(struct bb_dev *dev);
 void bb_dev_end_batch(struct bb_dev *dev);
+
+/* validate.c */
+void bb_limits_init(struct bb_dev *dev, struct file *file, bool fixed,
+		    struct bb_limits *lim);
+void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim);
+int bb_check_cmd(const struct blkbatch_cmd *cmd);
+int bb_check_entry(const struct blkbatch_entry *e,
+		   const struct bb_limits *lim, struct io_uring_cmd *fixed_cmd);
+int bb_entry_recheck(const struct blkbatch_entry *e,
+		     const struct bb_limits *lim);
+int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
+		    const struct bb_limits *lim);
+
+/* batch.c */
+struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
+				 const struct blkbatch_cmd *cmd,
+				 struct io_uring_cmd *ioucmd, bool polled,
+				 u64 *bad);
+void bb_batch_free(struct bb_batch *b);
+void bb_batch_put(struct bb_batch *b);
+void bb_batch_issue(struct bb_batch *b);
+bool bb_batch_continue(struct bb_batch *b, bool alive);
+int bb_batch_finish(struct bb_batch *b, bool copy_status);
+void bb_batch_free_async(struct bb_batch *b);
+
+/* bio.c */
+extern struct workqueue_struct *bb_wq;
+int bb_bio_init(void);
+void bb_bio_exit(void);
+void bb_fault_init(struct dentry *dir);
+int bb_issue_entry(struct bb_batch *b, u32 idx);
+void bb_entry_fail(struct bb_batch *b, u32 idx, int err);
+int bb_cache_before_write(struct bb_batch *b, const struct blkbatch_entry *e);
+void bb_cache_after_writes(struct bb_batch *b);
+void bb_poll_release(struct bb_batch *b);
+int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
+		    unsigned int poll_flags);
+
+/* uring.c */
+int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
+			unsigned int poll_flags);
+
+/* sync.c */
+long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd);
 
 #endif /* BB_BLKBATCH_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Device lifecycle: the control device, attach and detach, and the
- * per-device character device /dev/blkbatchN.
+ * Device lifecycle: the control device, attach and detach, the
+ * per-device character device /dev/blkbatchN, and what GET_INFO says of
+ * the device.
  */
 #include <linux/capability.h>
 #include <linux/compat.h>
@@ -45,6 +46,32 @@ void bb_dev_end_batch(struct bb_dev *dev)
 	WARN_ON_ONCE(!dev->inflight);
 	dev->inflight--;
 	spin_unlock(&dev->lock);
+}
+
+u32 bb_max_entry_bytes(struct block_device *bdev)
+{
+	/*
+	 * Keeps every entry's byte count representable in its __s32 status,
+	 * and below MAX_RW_COUNT, where import_iovec() clamps: iovecs that
+	 * overshoot len can then never add up to it.
+	 */
+	return (MAX_RW_COUNT - 1) & ~(bdev_logical_block_size(bdev) - 1);
+}
+
+u64 bb_features(struct block_device *bdev)
+{
+	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FLUSH | BLKBATCH_F_FUA |
+		BLKBATCH_F_VEC | BLKBATCH_F_BARRIER | BLKBATCH_F_ABORT |
+		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX |
+		BLKBATCH_F_IOPOLL;
+
+	if (bdev_max_discard_sectors(bdev))
+		f |= BLKBATCH_F_DISCARD;
+	if (bdev_write_zeroes_sectors(bdev))
+		f |= BLKBATCH_F_WRITE_ZEROES;
+	if (bdev_write_cache(bdev))
+		f |= BLKBATCH_F_WRITE_CACHE;
+	return f;
 }
 
 /* Limits in sectors may not fit a __u32 of bytes: saturate. */
