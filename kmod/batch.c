@@ -1,7 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The batch object: created (copied and validated) once, issued in
- * segments, finished with its statuses written, freed.
+ * The batch object, and the words for its life:
+ *
+ * create	copy the entry array once, validate all of it, take the
+ *		device's active reference (bb_batch_create).
+ * segment	the entries up to and including the next BARRIER, issued
+ *		under one plug by the issuing context (bb_batch_issue); the
+ *		entries after it wait until every bio of the segment is done.
+ * retry	entries whose polled bio could not be had without waiting
+ *		(an IOPOLL ring: no tag, a frozen queue, no bio at once) are
+ *		issued again, waiting and by interrupt, once the rest of the
+ *		segment is done (bb_batch_retry); they belong to the segment.
+ * segment end	the last bio of a segment (or of its retries) drops
+ *		@pending to zero and calls the transport's ->segment_end, in
+ *		any context, often interrupt: the transport gets to task
+ *		context (task work, the poll loop, the sync waiter).
+ * resume	there, bb_batch_resume() issues what comes next (the retries,
+ *		the next segment) or says the batch is over.
+ * finish	bb_batch_finish() writes the statuses, frees the batch and
+ *		returns the CQE result; the transport completes the request
+ *		after it, since that may drop the last reference to the
+ *		module.
+ *
+ * An IOPOLL ring's batch is resumed and finished by the ring's poll loop,
+ * not task work: io_uring's exit and exec paths poll such a ring until its
+ * requests complete without running task work (uring.c).  A synchronous
+ * batch whose waiter is killed is an orphan: its last segment end frees
+ * it (sync.c).
  */
 #include <linux/file.h>
 #include <linux/sched/mm.h>
@@ -24,7 +49,7 @@ static struct bb_batch *bb_batch_alloc(u32 nr, bool polled)
 
 	size = struct_size(b, ents, nr) + nr * sizeof(*b->err);
 	if (polled)
-		size = ALIGN(size, sizeof(*b->poll)) + nr * sizeof(*b->poll);
+		size = ALIGN(size, sizeof(*b->poll.bios)) + nr * sizeof(*b->poll.bios);
 	b = kvmalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!b)
 		return NULL;
@@ -32,9 +57,9 @@ static struct bb_batch *bb_batch_alloc(u32 nr, bool polled)
 	b->err = (s32 *)&b->ents[nr];
 	memset(b->err, 0, nr * sizeof(*b->err));
 	if (polled) {
-		b->poll = (struct bio **)ALIGN((unsigned long)&b->err[nr],
-					      sizeof(*b->poll));
-		spin_lock_init(&b->poll_lock);
+		b->poll.bios = (struct bio **)ALIGN((unsigned long)&b->err[nr],
+					      sizeof(*b->poll.bios));
+		spin_lock_init(&b->poll.lock);
 		b->polled = true;
 	}
 	b->nr = nr;
@@ -42,9 +67,13 @@ static struct bb_batch *bb_batch_alloc(u32 nr, bool polled)
 	return b;
 }
 
-/* ->uring_cmd_iopoll may still be looking at an IOPOLL batch: see there. */
+/*
+ * The one way a batch goes, created or not.  ->uring_cmd_iopoll may
+ * still be looking at an IOPOLL batch: see there.
+ */
 void bb_batch_free(struct bb_batch *b)
 {
+	bb_dev_end_batch(b->dev);
 	atomic_dec(&bb_live_batches);
 	if (b->mm)
 		mmdrop(b->mm);
@@ -56,26 +85,35 @@ void bb_batch_free(struct bb_batch *b)
 
 /*
  * Copy the entry array once and validate all of it.  @ioucmd is the
- * command of a fixed-buffer batch, else NULL.  On failure *@bad is the
- * index of the offending entry, or BLKBATCH_NO_ENTRY.
+ * command of a fixed-buffer batch, else NULL; @ring_polls: the ring polls
+ * (nobody else would reap a poll queue), so the batch polls if the device
+ * can.  On failure *@bad is the index of the offending entry, or
+ * BLKBATCH_NO_ENTRY.  A detached device is refused before the command is
+ * looked at (the uapi's order).
  */
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, bool polled,
+				 struct io_uring_cmd *ioucmd, bool ring_polls,
 				 u64 *bad)
 {
 	struct bb_batch *b;
-	u32 i;
+	u32 i, poll_max = 0;
+	bool polled;
 	int ret;
 
 	*bad = BLKBATCH_NO_ENTRY;
-	ret = bb_check_cmd(cmd);
+	ret = bb_dev_start_batch(dev);
 	if (ret)
 		return ERR_PTR(ret);
-
-	b = bb_batch_alloc(cmd->nr, polled);
-	if (!b)
-		return ERR_PTR(-ENOMEM);
+	ret = bb_check_cmd(cmd);
+	polled = !ret && ring_polls && bb_dev_poll_max(dev, &poll_max);
+	b = ret ? NULL : bb_batch_alloc(cmd->nr, polled);
+	if (!b) {
+		bb_dev_end_batch(dev);
+		return ERR_PTR(ret ?: -ENOMEM);
+	}
+	b->dev = dev;
+	b->poll.max = poll_max;
 	if (copy_from_user(b->ents, u64_to_user_ptr(cmd->entries),
 			   flex_array_size(b, ents, cmd->nr))) {
 		ret = -EFAULT;
@@ -90,7 +128,6 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 			goto out_free;
 		}
 	}
-	b->dev = dev;
 	b->fixed = !!ioucmd;
 	b->ustatus = u64_to_user_ptr(cmd->status);
 	b->abort_on_error = cmd->flags & BLKBATCH_CMD_F_ABORT_ON_ERROR;
@@ -101,10 +138,11 @@ out_free:
 	return ERR_PTR(ret);
 }
 
+/* A bio of the segment is done (or the issuer's own hold). */
 void bb_batch_put(struct bb_batch *b)
 {
 	if (atomic_dec_and_test(&b->pending))
-		b->complete(b);
+		b->segment_end(b);
 }
 
 /*
@@ -164,8 +202,8 @@ void bb_batch_issue(struct bb_batch *b)
 	/* Nothing of the previous segment is in flight. */
 	atomic_set(&b->pending, 1);
 	b->seg_start = b->next;
-	b->retrying = false;
-	b->poll_stop = false;
+	b->in_retry = false;
+	b->poll.stopped = false;
 	if (recheck)
 		bb_limits_refresh(b->dev, &b->lim);
 	blk_start_plug(&plug);
@@ -199,14 +237,14 @@ static void bb_barrier_pass(struct bb_batch *b)
 }
 
 /* Issue the segment's entries that wait for a retry (bb_entry_retry). */
-static void bb_batch_reissue(struct bb_batch *b)
+static void bb_batch_retry(struct bb_batch *b)
 {
 	struct blk_plug plug;
 	u32 i, n = 0;
 
 	atomic_set(&b->pending, 1);
-	b->retry = false;
-	b->retrying = true;
+	b->retry_pending = false;
+	b->in_retry = true;
 	bb_limits_refresh(b->dev, &b->lim);
 	blk_start_plug(&plug);
 	for (i = b->seg_start; i < b->next; i++) {
@@ -232,14 +270,14 @@ static void bb_batch_reissue(struct bb_batch *b)
  * the batch is ready for bb_batch_finish().  A task that is not @alive
  * issues nothing more; what it leaves reports -EINTR.
  */
-bool bb_batch_continue(struct bb_batch *b, bool alive)
+bool bb_batch_resume(struct bb_batch *b, bool alive)
 {
 	u32 i;
 
 	bb_poll_release(b);
-	if (b->retry) {
+	if (b->retry_pending) {
 		if (alive) {
-			bb_batch_reissue(b);
+			bb_batch_retry(b);
 			return true;
 		}
 		for (i = b->seg_start; i < b->next; i++)
@@ -294,8 +332,7 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 		res = -EFAULT;
 
 	if (b->polled)
-		atomic_add(b->npoll, &bb_polled_bios);
-	bb_dev_end_batch(b->dev);
+		atomic_add(b->poll.nr, &bb_polled_bios);
 	bb_batch_free(b);
 	return res;
 }

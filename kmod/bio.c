@@ -82,7 +82,7 @@ void bb_entry_fail(struct bb_batch *b, u32 idx, int err)
 static void bb_entry_retry(struct bb_batch *b, u32 idx)
 {
 	if (!cmpxchg(&b->err[idx], 0, BB_ERR_RETRY))
-		WRITE_ONCE(b->retry, true);
+		WRITE_ONCE(b->retry_pending, true);
 }
 
 static void bb_bio_error(struct bb_batch *b, struct bio *bio, u32 idx)
@@ -178,9 +178,9 @@ static void bb_bio_end_io(struct bio *bio)
  */
 static void bb_poll_track(struct bb_batch *b, struct bio *bio)
 {
-	b->poll[b->npoll] = bio;
+	b->poll.bios[b->poll.nr] = bio;
 	/* The poller reads the slot after the count. */
-	smp_store_release(&b->npoll, b->npoll + 1);
+	smp_store_release(&b->poll.nr, b->poll.nr + 1);
 }
 
 static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
@@ -216,23 +216,23 @@ static void bb_submit(struct bb_batch *b, u32 idx, struct bio *bio)
 static struct bio *bb_poll_pick(struct bb_batch *b)
 {
 	/* Pairs with bb_poll_track(): the slots below @n are written. */
-	u32 n = smp_load_acquire(&b->npoll), i, end;
+	u32 n = smp_load_acquire(&b->poll.nr), i, end;
 
-	while (b->pcur < n &&
-	       READ_ONCE(container_of(b->poll[b->pcur], struct bb_bio,
+	while (b->poll.cur < n &&
+	       READ_ONCE(container_of(b->poll.bios[b->poll.cur], struct bb_bio,
 				      bio)->done))
-		bio_put(b->poll[b->pcur++]);
-	if (b->pcur == n)
+		bio_put(b->poll.bios[b->poll.cur++]);
+	if (b->poll.cur == n)
 		return NULL;
-	end = min(n, b->pcur + BB_POLL_LOOKAHEAD);
-	for (i = b->pcur; i < end; i++) {
-		struct bio *bio = b->poll[i];
+	end = min(n, b->poll.cur + BB_POLL_LOOKAHEAD);
+	for (i = b->poll.cur; i < end; i++) {
+		struct bio *bio = b->poll.bios[i];
 
 		if (!READ_ONCE(container_of(bio, struct bb_bio, bio)->done) &&
 		    READ_ONCE(bio->bi_cookie) != BLK_QC_T_NONE)
 			return bio;
 	}
-	return b->poll[b->pcur];
+	return b->poll.bios[b->poll.cur];
 }
 
 /*
@@ -246,12 +246,12 @@ int bb_batch_iopoll(struct bb_batch *b, struct io_comp_batch *iob,
 	int ret = 0;
 
 	/* Another poller or the release is at it: nothing lost by leaving. */
-	if (!spin_trylock(&b->poll_lock))
+	if (!spin_trylock(&b->poll.lock))
 		return 0;
 	bio = bb_poll_pick(b);
 	if (bio)
 		ret = bio_poll(bio, iob, poll_flags);
-	spin_unlock(&b->poll_lock);
+	spin_unlock(&b->poll.lock);
 	return ret;
 }
 
@@ -262,13 +262,13 @@ void bb_poll_release(struct bb_batch *b)
 
 	if (!b->polled)
 		return;
-	spin_lock(&b->poll_lock);
-	i = b->pcur;
-	end = b->npoll;
-	b->pcur = end;
-	spin_unlock(&b->poll_lock);
+	spin_lock(&b->poll.lock);
+	i = b->poll.cur;
+	end = b->poll.nr;
+	b->poll.cur = end;
+	spin_unlock(&b->poll.lock);
 	while (i < end)
-		bio_put(b->poll[i++]);
+		bio_put(b->poll.bios[i++]);
 }
 
 /*
@@ -350,86 +350,122 @@ static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
 static bool bb_entry_polled(const struct bb_batch *b,
 			    const struct blkbatch_entry *e)
 {
-	return b->polled && !b->retrying && !b->poll_stop &&
-	       !(e->flags & BLKBATCH_EF_VEC) && e->len <= b->poll_max &&
-	       b->npoll < b->nr;
+	return b->polled && !b->in_retry && !b->poll.stopped &&
+	       !(e->flags & BLKBATCH_EF_VEC) && e->len <= b->poll.max &&
+	       b->poll.nr < b->nr;
 }
 
 #define BB_POLL_OPF	(REQ_POLLED | REQ_NOWAIT | REQ_NOMERGE | BB_REQ_CACHE_POLLED)
 
 /*
+ * A bio for the next part of @iter, its pages got: NULL and *@err if
+ * there is none (-ENOMEM only where @gfp may fail: a polled bio).
+ */
+static struct bio *bb_rw_bio(struct bb_batch *b, struct iov_iter *iter,
+			     blk_opf_t opf, gfp_t gfp, int *err)
+{
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(b->dev->bdev.bdev,
+			       bio_iov_vecs_to_alloc(iter, BIO_MAX_VECS), opf,
+			       gfp, &bb_bioset);
+	if (!bio) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = bio_iov_iter_get_pages(bio, iter);
+	if (unlikely(*err)) {
+		bio_put(bio);
+		return NULL;
+	}
+	return bio;
+}
+
+static void bb_rw_submit(struct bb_batch *b, u32 idx, struct bio *bio,
+			 sector_t *sector)
+{
+	if (!op_is_write(bio_op(bio)) && !b->fixed)
+		bb_bio_set_pages_dirty(bio);
+	bio->bi_iter.bi_sector = *sector;
+	*sector += bio_sectors(bio);
+	bb_submit(b, idx, bio);
+}
+
+/* bb_issue_rw_polled(): the entry waits for the segment's retries. */
+#define BB_RW_DEFERRED	1
+
+/*
+ * The first bio of a polled entry: from the per-CPU bio cache, never
+ * waiting for memory (a bio that cannot be had at once is retried after
+ * the segment, bb_entry_retry()).  If the entry needs more than one bio
+ * after all, this one and the rest go by interrupt.
+ */
+static int bb_issue_rw_polled(struct bb_batch *b, u32 idx,
+			      struct iov_iter *iter, blk_opf_t opf,
+			      sector_t *sector)
+{
+	struct bio *bio;
+	bool polled;
+	int ret;
+
+	bio = bb_rw_bio(b, iter, opf | BB_POLL_OPF, GFP_NOWAIT | __GFP_NOWARN,
+			&ret);
+	if (!bio) {
+		if (ret != -ENOMEM)
+			return ret;
+		bb_entry_retry(b, idx);
+		return BB_RW_DEFERRED;
+	}
+	polled = !iov_iter_count(iter);
+	if (unlikely(!polled))
+		bio->bi_opf &= ~BB_POLL_OPF;
+	bb_rw_submit(b, idx, bio, sector);
+	/*
+	 * No tag was free (the bio failed inside submit_bio()): the poll
+	 * queue is full of this batch.  The rest of the segment goes by
+	 * interrupt rather than fail the same way.
+	 */
+	if (polled && READ_ONCE(b->retry_pending))
+		b->poll.stopped = true;
+	return 0;
+}
+
+/*
  * One READ or WRITE entry, in as many bios as its pages need; the block
  * layer splits each further to the device's limits.  Bios already sent
- * when a later one fails still complete and are counted.  Polled bios
- * come from the per-CPU bio cache and never wait for memory: a bio that
- * cannot be had at once is retried after the segment (bb_entry_retry).
+ * when a later one fails still complete and are counted.  No signal check
+ * in here: an entry is issued whole (it is bounded by max_entry_bytes),
+ * so -EINTR always means "nothing of it done".
  */
 static int bb_issue_rw(struct bb_batch *b, u32 idx)
 {
 	const struct blkbatch_entry *e = &b->ents[idx];
-	struct block_device *bdev = b->dev->bdev.bdev;
-	bool write = e->op == BLKBATCH_OP_WRITE;
 	sector_t sector = e->offset >> SECTOR_SHIFT;
 	struct iovec fast[UIO_FASTIOV], *iov;
-	bool poll = bb_entry_polled(b, e);
-	gfp_t gfp = poll ? GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL;
 	struct iov_iter iter;
+	struct bio *bio;
 	blk_opf_t opf;
 	int ret;
 
 	ret = bb_entry_iter(b, e, &iter, fast, &iov);
 	if (ret)
 		goto out;
-	opf = write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE : REQ_OP_READ;
+	opf = e->op == BLKBATCH_OP_WRITE ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
+					   REQ_OP_READ;
 	opf |= BB_REQ_CACHE;
 	if (e->flags & BLKBATCH_EF_FUA)
 		opf |= REQ_FUA;
-	if (poll)
-		opf |= BB_POLL_OPF;
-
-	/*
-	 * No signal check in here: an entry is issued whole (it is bounded
-	 * by max_entry_bytes), so -EINTR always means "nothing of it done".
-	 */
-	while (iov_iter_count(&iter)) {
-		struct bio *bio;
-
-		bio = bio_alloc_bioset(bdev,
-				       bio_iov_vecs_to_alloc(&iter, BIO_MAX_VECS),
-				       opf, gfp, &bb_bioset);
-		if (!bio) {
-			/* Only a polled bio, always the first, can fail. */
-			ret = -ENOMEM;
-			if (poll) {
-				bb_entry_retry(b, idx);
-				ret = 0;
-			}
-			break;
+	if (bb_entry_polled(b, e)) {
+		ret = bb_issue_rw_polled(b, idx, &iter, opf, &sector);
+		if (ret == BB_RW_DEFERRED) {
+			ret = 0;
+			goto out;
 		}
-		ret = bio_iov_iter_get_pages(bio, &iter);
-		if (unlikely(ret)) {
-			bio_put(bio);
-			break;
-		}
-		if (unlikely(poll && iov_iter_count(&iter))) {
-			/* Needs more than one bio after all: by interrupt. */
-			bio->bi_opf &= ~BB_POLL_OPF;
-			opf &= ~BB_POLL_OPF;
-			gfp = GFP_KERNEL;
-			poll = false;
-		}
-		if (!write && !b->fixed)
-			bb_bio_set_pages_dirty(bio);
-		bio->bi_iter.bi_sector = sector;
-		sector += bio_sectors(bio);
-		bb_submit(b, idx, bio);
-		/*
-		 * No tag was free (the bio failed inside submit_bio()): the
-		 * poll queue is full of this batch.  The rest of the segment
-		 * goes by interrupt rather than fail the same way.
-		 */
-		if (poll && READ_ONCE(b->retry))
-			b->poll_stop = true;
+	}
+	while (!ret && iov_iter_count(&iter)) {
+		bio = bb_rw_bio(b, &iter, opf, GFP_KERNEL, &ret);
+		if (bio)
+			bb_rw_submit(b, idx, bio, &sector);
 	}
 out:
 	kfree(iov);

@@ -68,74 +68,74 @@ struct bb_limits {
 #define BB_ERR_RETRY		1
 
 /*
+ * struct bb_pollset - the polled bios of a batch on an IOPOLL ring.
+ *
+ * A poll queue has no interrupt: its bios complete only while someone
+ * polls them, so the batch keeps a reference to each until
+ * ->uring_cmd_iopoll has seen it done (bio.c).
+ */
+struct bb_pollset {
+	u32			max;	/* largest entry polled, bytes */
+	/*
+	 * Bios tracked so far: only grows, written by the issuer with
+	 * release after the slot, read by the poller with acquire.
+	 */
+	u32			nr;
+	u32			cur;	/* [cur, nr) still held; @lock */
+	bool			stopped; /* the segment polls no more */
+	spinlock_t		lock;	/* @cur and dropping the references */
+	struct bio		**bios;	/* a slot per entry */
+};
+
+/*
  * struct bb_batch - one submitted batch, from validation to its CQE.
  *
- * A batch is issued in segments: the entries up to and including the next
- * BARRIER.  @next is the first entry not yet issued; only the issuing
- * context touches it, and segments never overlap.  @pending counts the
- * segment's bios in flight plus one held by the issuer, so bios
- * completing during submission cannot end the segment early.  When it
- * drops to zero, @complete runs (in any context) and either issues the
- * next segment or finishes the batch.  @err[i] is entry i's first error (0
- * while it has none); bios update it from interrupt context with cmpxchg.
- *
- * On an IOPOLL ring whose device can poll, small READ and WRITE entries go
- * out as one polled, non-waiting bio each (see bio.c).  The batch keeps a
- * reference to each in @poll so that ->uring_cmd_iopoll has a bio to poll
- * until all are done; @poll_lock orders that with their release, and the
- * batch itself is freed after an RCU grace period.  Entries whose polled
- * bio could not get what it needed without waiting (@err BB_ERR_RETRY,
- * noted in @retry) are issued again, waiting and not polled, once the
- * segment is over; the first such failure ends polling for the rest of
- * the segment (@poll_stop), as a full poll queue would only fail the next
- * one too.
- *
- * A batch on an IOPOLL ring (@iopoll) is finished by the ring's poll loop,
- * not by task work: io_uring's exit and exec paths poll such a ring until
- * its requests complete without running task work.  The last bio of a
- * segment sets @seg_done and the next ->uring_cmd_iopoll call, in the
- * submitter's address space (@mm) or none, does what task work would.
- *
- * The synchronous ioctl path (sync.c) shares the batch between the waiting
- * task and the completion: @owners counts the two, and whichever drops it
- * to zero frees the batch.  A waiter that is killed leaves, holding a
- * reference on @file so that the module outlives the orphaned batch.
+ * batch.c explains its life and the words for it (segment, retry,
+ * segment end, resume, finish).
  */
 struct bb_batch {
-	struct bb_dev		*dev;
-	struct io_uring_cmd	*ioucmd;	/* NULL on the ioctl path */
-	void			(*complete)(struct bb_batch *b);
-	atomic_t		pending;
-	u32			next;
-	bool			failed;
+	/* Set by bb_batch_create(), then only read. */
+	struct bb_dev		*dev;		/* its active reference held */
+	u32			nr;
 	bool			abort_on_error;
 	bool			fixed;		/* IORING_URING_CMD_FIXED */
-	bool			polled;		/* may issue polled bios */
-	bool			retrying;	/* issuing the -EAGAIN entries */
-	bool			retry;		/* some entries wait for that */
-	bool			poll_stop;	/* the segment polls no more */
-	bool			iopoll;		/* on an IOPOLL ring */
 	bool			compat;		/* iovecs in the 32-bit layout */
-	atomic_t		seg_done;
+	bool			polled;		/* may issue polled bios: @poll */
+	s32 __user		*ustatus;	/* the status array, or NULL */
+
+	/* The transport's (uring.c, sync.c), set before the first issue. */
+	/* Any context: the segment's last bio has completed. */
+	void			(*segment_end)(struct bb_batch *b);
+	struct io_uring_cmd	*ioucmd;	/* NULL on the ioctl path */
+	bool			iopoll;		/* finished by the poll loop */
+	/* @iopoll: a segment ended; set with release by its last bio */
+	atomic_t		end_pending;
 	struct mm_struct	*mm;		/* @iopoll: the submitter's */
-	s32 __user		*ustatus;
-	u32			nr;
+	struct rcu_head		rcu;		/* @iopoll: freed after RCU */
+	struct completion	done;		/* sync: the waiter's wake-up */
+	atomic_t		owners;		/* sync: waiter and completion */
+	struct file		*file;		/* sync: held by an orphan */
+	struct work_struct	free_work;	/* sync: frees an orphan */
+
+	/* Issuing: only the issuing context, one segment at a time. */
+	u32			next;		/* first entry not yet issued */
 	u32			seg_start;	/* first entry of the segment */
+	bool			in_retry;	/* issuing the segment's retries */
+	struct bb_limits	lim;		/* the device, per segment */
+
+	/*
+	 * Written by ->bi_end_io, without a lock.  @pending counts the
+	 * segment's bios in flight plus one held while issuing; the atomic
+	 * that drops it to zero orders every write below before the
+	 * segment end.  @err[i]: 0, entry i's first error (cmpxchg), or
+	 * BB_ERR_RETRY.  @failed and @retry_pending are also read, racily
+	 * and harmlessly, while issuing (WRITE_ONCE/READ_ONCE).
+	 */
+	atomic_t		pending;
+	bool			failed;
+	bool			retry_pending;	/* some @err is BB_ERR_RETRY */
 	s32			*err;
-	struct bb_limits	lim;
-
-	/* Polled bios: see above.  @npoll only grows; [pcur, npoll) held. */
-	u32			poll_max;	/* largest polled entry, bytes */
-	u32			npoll;
-	u32			pcur;
-	spinlock_t		poll_lock;	/* @pcur and the puts */
-	struct bio		**poll;
-	struct rcu_head		rcu;
-
-	struct completion	done;
-	atomic_t		owners;
-	struct file		*file;
-	struct work_struct	free_work;	/* frees an orphan */
+	struct bb_pollset	poll;
 
 	struct blkbatch_entry	ents[];
 };
@@ -168,6 +168,7 @@ void bb_ctl_exit(void);
 void bb_ctl_attach_list(const char *list);
 u32 bb_max_entry_bytes(struct block_device *bdev);
 u64 bb_features(struct block_device *bdev);
+bool bb_dev_poll_max(struct bb_dev *dev, u32 *poll_max);
 /* the device's active reference, held by each batch */
 int bb_dev_start_batch(struct bb_dev *dev);
 void bb_dev_end_batch(struct bb_dev *dev);
@@ -187,12 +188,12 @@ int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
 /* batch.c */
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, bool polled,
+				 struct io_uring_cmd *ioucmd, bool ring_polls,
 				 u64 *bad);
 void bb_batch_free(struct bb_batch *b);
 void bb_batch_put(struct bb_batch *b);
 void bb_batch_issue(struct bb_batch *b);
-bool bb_batch_continue(struct bb_batch *b, bool alive);
+bool bb_batch_resume(struct bb_batch *b, bool alive);
 int bb_batch_finish(struct bb_batch *b, bool copy_status);
 void bb_batch_free_async(struct bb_batch *b);
 

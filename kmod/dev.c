@@ -4,6 +4,7 @@
  * per-device character device /dev/blkbatchN, and what GET_INFO says of
  * the device.
  */
+#include <linux/blk-mq.h>
 #include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/module.h>
@@ -72,6 +73,28 @@ u64 bb_features(struct block_device *bdev)
 	if (bdev_write_cache(bdev))
 		f |= BLKBATCH_F_WRITE_CACHE;
 	return f;
+}
+
+/*
+ * Whether a batch on a polling ring may poll this device: it can poll,
+ * without waiting.  The largest polled entry (*@poll_max, bytes) fits one
+ * bio and one request whatever its alignment.  Under the device's active
+ * reference.
+ */
+bool bb_dev_poll_max(struct bb_dev *dev, u32 *poll_max)
+{
+	struct block_device *bdev = dev->bdev.bdev;
+	struct request_queue *q = bdev_get_queue(bdev);
+
+	if (!bb_bdev_can_poll(bdev) || !bdev_nowait(bdev))
+		return false;
+	/* Bios by interrupt could wait for tags our polled requests hold. */
+	if (q->tag_set && (q->tag_set->flags & BLK_MQ_F_TAG_HCTX_SHARED))
+		return false;
+	*poll_max = min3((u64)queue_max_sectors(q) << SECTOR_SHIFT,
+			 (u64)(queue_max_segments(q) - 1) << PAGE_SHIFT,
+			 (u64)(BIO_MAX_VECS - 1) << PAGE_SHIFT);
+	return true;
 }
 
 /* Limits in sectors may not fit a __u32 of bytes: saturate. */

@@ -2,9 +2,11 @@
 /*
  * BLKBATCH_IOC_SUBMIT: the same batch, for callers without io_uring.
  *
- * The task waits for each segment and issues the next one itself.  A
+ * The task waits for each segment end and resumes the batch itself.  A
  * fatal signal ends the wait, but not the bios in flight: the batch then
- * belongs to its completion, which frees it (see struct bb_batch).
+ * is an orphan.  @owners counts the waiter and the segment end; whichever
+ * drops it to zero frees the batch, and a killed waiter leaves holding a
+ * reference on the file, so that the module outlives the orphan.
  */
 #include <linux/compat.h>
 #include <linux/file.h>
@@ -14,7 +16,7 @@
 #include "blkbatch.h"
 
 /* Any context: the segment's last bio has completed. */
-static void bb_sync_batch_done(struct bb_batch *b)
+static void bb_sync_segment_end(struct bb_batch *b)
 {
 	if (atomic_dec_and_test(&b->owners))
 		bb_batch_free_async(b);
@@ -55,7 +57,7 @@ static int bb_sync_run(struct bb_batch *b)
 			return -EINTR;
 		}
 		bb_sync_arm(b);
-		if (!bb_batch_continue(b, true))
+		if (!bb_batch_resume(b, true))
 			break;
 	}
 	return bb_batch_finish(b, true);
@@ -67,22 +69,16 @@ long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd)
 	struct blkbatch_cmd cmd;
 	struct bb_batch *b;
 	u64 bad;
-	int ret;
 
 	if (copy_from_user(&cmd, ucmd, sizeof(cmd)))
 		return -EFAULT;
-	ret = bb_dev_start_batch(dev);
-	if (ret)
-		return ret;
 	b = bb_batch_create(dev, file, &cmd, NULL, false, &bad);
-	if (IS_ERR(b)) {
-		bb_dev_end_batch(dev);
+	if (IS_ERR(b))
 		return PTR_ERR(b);
-	}
 	b->file = file;
 	/* The caller's own system call: its ABI is the batch's. */
 	b->compat = in_compat_syscall();
-	b->complete = bb_sync_batch_done;
+	b->segment_end = bb_sync_segment_end;
 	init_completion(&b->done);
 	return bb_sync_run(b);
 }

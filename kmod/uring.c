@@ -26,13 +26,12 @@ static struct bb_pdu *bb_pdu(struct io_uring_cmd *ioucmd)
  * and with it the module.  @alive: the submitter's address space is ours
  * and its task is not going away.
  */
-static void bb_uring_segment_done(struct io_uring_cmd *ioucmd,
-				  struct bb_batch *b, bool alive,
-				  unsigned int issue_flags)
+static void bb_uring_resume(struct io_uring_cmd *ioucmd, struct bb_batch *b,
+			    bool alive, unsigned int issue_flags)
 {
 	int res;
 
-	if (bb_batch_continue(b, alive))
+	if (bb_batch_resume(b, alive))
 		return;
 	/* A poller that comes later must not find the batch. */
 	WRITE_ONCE(bb_pdu(ioucmd)->batch, NULL);
@@ -41,28 +40,28 @@ static void bb_uring_segment_done(struct io_uring_cmd *ioucmd,
 }
 
 /* Task work of the submitting task. */
-static void bb_uring_complete(struct io_uring_cmd *ioucmd,
-			      unsigned int issue_flags)
+static void bb_uring_task_work(struct io_uring_cmd *ioucmd,
+			       unsigned int issue_flags)
 {
 	struct bb_batch *b = bb_pdu(ioucmd)->batch;
 	bool alive = !bb_task_dead_flag(issue_flags) &&
 		     !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
 		     current->mm;
 
-	bb_uring_segment_done(ioucmd, b, alive, issue_flags);
+	bb_uring_resume(ioucmd, b, alive, issue_flags);
 }
 
 /* Any context: the segment's last bio has completed. */
-static void bb_uring_batch_done(struct bb_batch *b)
+static void bb_uring_segment_end(struct bb_batch *b)
 {
-	bb_complete_in_task(b->ioucmd, bb_uring_complete);
+	bb_complete_in_task(b->ioucmd, bb_uring_task_work);
 }
 
 /* Any context, IOPOLL ring: leave the rest to the poll loop. */
-static void bb_uring_iopoll_done(struct bb_batch *b)
+static void bb_uring_iopoll_segment_end(struct bb_batch *b)
 {
 	/* Orders the statuses the bios wrote before the flag. */
-	atomic_set_release(&b->seg_done, 1);
+	atomic_set_release(&b->end_pending, 1);
 }
 
 /*
@@ -71,18 +70,18 @@ static void bb_uring_iopoll_done(struct bb_batch *b)
  * more is issued, the statuses are not written) or, if the ring is
  * shared, in another process, which hands over to the submitter's task.
  */
-static void bb_uring_iopoll_complete(struct io_uring_cmd *ioucmd,
-				     struct bb_batch *b)
+static void bb_uring_iopoll_resume(struct io_uring_cmd *ioucmd,
+				   struct bb_batch *b)
 {
 	bool alive = current->mm == b->mm &&
 		     !(current->flags & (PF_EXITING | PF_KTHREAD));
 
 	if (current->mm && current->mm != b->mm) {
-		bb_complete_in_task(ioucmd, bb_uring_complete);
+		bb_complete_in_task(ioucmd, bb_uring_task_work);
 		return;
 	}
 	/* Polling holds the ring's lock: io_uring_cmd_done() needs no flag. */
-	bb_uring_segment_done(ioucmd, b, alive, 0);
+	bb_uring_resume(ioucmd, b, alive, 0);
 }
 
 /*
@@ -99,40 +98,17 @@ int bb_uring_cmd_iopoll(struct io_uring_cmd *ioucmd, struct io_comp_batch *iob,
 
 	rcu_read_lock();
 	b = READ_ONCE(bb_pdu(ioucmd)->batch);
-	if (b && atomic_read_acquire(&b->seg_done) &&
-	    atomic_xchg(&b->seg_done, 0)) {
+	if (b && atomic_read_acquire(&b->end_pending) &&
+	    atomic_xchg(&b->end_pending, 0)) {
 		/* Ours alone now: nobody else frees it. */
 		rcu_read_unlock();
-		bb_uring_iopoll_complete(ioucmd, b);
+		bb_uring_iopoll_resume(ioucmd, b);
 		return 1;
 	}
 	if (b && b->polled)
 		ret = bb_batch_iopoll(b, iob, poll_flags);
 	rcu_read_unlock();
 	return ret;
-}
-
-/*
- * Poll a batch only if the ring polls (nobody else reaps a poll queue)
- * and the device can, without waiting.  The largest polled entry fits
- * one bio and one request whatever its alignment.
- */
-static bool bb_uring_polled(struct bb_dev *dev, unsigned int issue_flags,
-			    u32 *poll_max)
-{
-	struct block_device *bdev = dev->bdev.bdev;
-	struct request_queue *q = bdev_get_queue(bdev);
-
-	if (!(issue_flags & IO_URING_F_IOPOLL) || !bb_bdev_can_poll(bdev) ||
-	    !bdev_nowait(bdev))
-		return false;
-	/* Bios by interrupt could wait for tags our polled requests hold. */
-	if (q->tag_set && (q->tag_set->flags & BLK_MQ_F_TAG_HCTX_SHARED))
-		return false;
-	*poll_max = min3((u64)queue_max_sectors(q) << SECTOR_SHIFT,
-			 (u64)(queue_max_segments(q) - 1) << PAGE_SHIFT,
-			 (u64)(BIO_MAX_VECS - 1) << PAGE_SHIFT);
-	return true;
 }
 
 /*
@@ -145,9 +121,6 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	struct bb_dev *dev = ioucmd->file->private_data;
 	struct blkbatch_cmd cmd;
 	struct bb_batch *b;
-	u32 poll_max = 0;
-	bool polled;
-	int ret;
 
 	BUILD_BUG_ON(sizeof(cmd) != 80);
 	if (!(issue_flags & IO_URING_F_SQE128))
@@ -159,27 +132,20 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 	/* The command area is user-writable: snapshot it, read it once. */
 	memcpy(&cmd, bb_cmd_area(ioucmd), sizeof(cmd));
 
-	ret = bb_dev_start_batch(dev);
-	if (ret)
-		return ret;
-	polled = bb_uring_polled(dev, issue_flags, &poll_max);
 	b = bb_batch_create(dev, ioucmd->file, &cmd,
 			    ioucmd->flags & IORING_URING_CMD_FIXED ? ioucmd : NULL,
-			    polled, bad);
-	if (IS_ERR(b)) {
-		bb_dev_end_batch(dev);
+			    issue_flags & IO_URING_F_IOPOLL, bad);
+	if (IS_ERR(b))
 		return PTR_ERR(b);
-	}
 
-	b->poll_max = poll_max;
 	b->ioucmd = ioucmd;
 	b->compat = bb_uring_compat(ioucmd, issue_flags);
-	b->complete = bb_uring_batch_done;
+	b->segment_end = bb_uring_segment_end;
 	if ((issue_flags & IO_URING_F_IOPOLL) && current->mm) {
 		b->iopoll = true;
 		b->mm = current->mm;
 		mmgrab(b->mm);
-		b->complete = bb_uring_iopoll_done;
+		b->segment_end = bb_uring_iopoll_segment_end;
 	}
 	bb_pdu(ioucmd)->batch = b;
 	bb_batch_issue(b);
