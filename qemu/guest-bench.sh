@@ -54,7 +54,8 @@ nullb_cfg=/sys/kernel/config/nullb/$nullb_name
 runs=$out/runs
 csv=$out/results.csv
 
-say() { echo "guest-bench: $*"; }
+. qemu/lib.sh # say, strace_c, strace_calls, rmmod_retry
+BB_SAY_PREFIX='guest-bench: '
 failed=()
 notes=()
 bbdev=
@@ -73,13 +74,7 @@ cleanup() {
 		echo 0 >"$nullb_cfg/power"
 		rmdir "$nullb_cfg" || say "FAIL: cannot remove $nullb_cfg"
 	fi
-	# A ring's files are let go by io_uring's exit work, a little after
-	# the process ends: rmmod waits for the last of them.
-	for _ in $(seq 50); do
-		rmmod blkbatch 2>/dev/null && return 0
-		sleep 0.2
-	done
-	rmmod blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }
+	rmmod_retry blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }
 }
 
 say "kernel $(uname -r), module $ko"
@@ -169,14 +164,8 @@ fi
 total=${#rows[@]}
 
 # ---- measuring ----
-# Calls of the traced system calls in an "strace -c -o FILE" summary.
-calls() { awk '$NF == "total" { print $4 }' "$1"; }
-# Only the traced calls stop the program (seccomp-bpf), the rest run free.
-strace_c() {
-	local file=$1; shift
-	timeout -k 10 $run_tmo \
-		strace -f --seccomp-bpf -qq -c -o "$file" -e trace="$syscalls" "$@"
-}
+# Traced runs are bounded like the others.
+BB_STRACE_TIMEOUT=$run_tmo
 # The first line of a run's output that says what went wrong.
 first_err() { grep -m1 -iE 'FAIL|error|fio:' "$1" || tail -n1 "$1"; }
 
@@ -243,7 +232,7 @@ run_fio() { # dev path mode depth op tag
 		{ why=$p; return 1; }
 	read -r res_ios res_iops res_lat res_p99 res_cpu <<<"$p"
 	[ "$res_ios" -ge "$ios" ] || notes+=("$row: stopped after ${max_s} s: $res_ios I/Os")
-	if ! strace_c "$runs/$tag.strace" fio "${args[@]}" \
+	if ! strace_c "$runs/$tag.strace" "$syscalls" fio "${args[@]}" \
 		--number_ios="$count_ios" --output="$runs/$tag-strace.json" \
 		>"$runs/$tag-strace.txt" 2>&1; then
 		why="fio under strace failed: $(first_err "$runs/$tag-strace.txt")"
@@ -252,7 +241,7 @@ run_fio() { # dev path mode depth op tag
 	p=$(fio_parse "$runs/$tag-strace.json" "${op#rand}" 2>&1) ||
 		{ why="under strace: $p"; return 1; }
 	read -r n _ <<<"$p"
-	c=$(calls "$runs/$tag.strace")
+	c=$(strace_calls "$runs/$tag.strace")
 	res_sc=$(awk -v c="${c:-0}" -v n="$n" 'BEGIN { printf "%.6f", c / n }')
 }
 
@@ -270,14 +259,14 @@ run_bb() { # mode threads batch op tag
 	p=$(bb_parse "$runs/$tag.txt") || { why="no result line"; return 1; }
 	read -r res_ios res_iops res_lat res_p99 res_cpu capped <<<"$p"
 	[ "$capped" = 0 ] || notes+=("$row: stopped after ${max_s} s: $res_ios I/Os")
-	if ! strace_c "$runs/$tag.strace" "$bench" "${args[@]}" \
+	if ! strace_c "$runs/$tag.strace" "$syscalls" "$bench" "${args[@]}" \
 		--ios "$count_ios" >"$runs/$tag-strace.txt" 2>&1; then
 		why="blkbatch-bench under strace failed: $(first_err "$runs/$tag-strace.txt")"
 		return 1
 	fi
 	p=$(bb_parse "$runs/$tag-strace.txt") || { why="no result line under strace"; return 1; }
 	read -r n _ <<<"$p"
-	c=$(calls "$runs/$tag.strace")
+	c=$(strace_calls "$runs/$tag.strace")
 	res_sc=$(awk -v c="${c:-0}" -v n="$n" 'BEGIN { printf "%.6f", c / n }')
 }
 

@@ -32,7 +32,8 @@ demo=${BLKBATCH_DEMO_BIN:-userlib/examples/blkbatch-demo}
 range=256M
 rc=0
 
-say() { echo "guest-demo: $*"; }
+. qemu/lib.sh # say, strace_c, strace_calls, rmmod_retry
+BB_SAY_PREFIX='guest-demo: '
 fail() { say "FAIL: $*"; rc=1; }
 
 [ -x "$demo" ] || { say "FAIL: no $demo (make -C userlib)"; exit 1; }
@@ -41,24 +42,9 @@ mkdir -p "$out"
 
 say "kernel $(uname -r), module $ko, disk $disk"
 insmod "$ko" || { say "FAIL: insmod $ko"; exit 1; }
-trap 'rmmod blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }' EXIT
+trap 'rmmod_retry blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }' EXIT
 
-# Calls of the given system calls in an "strace -c -o FILE" summary.
-calls() {
-	local file=$1; shift
-	local sc n=0 c
-	for sc in "$@"; do
-		c=$(awk -v s="$sc" '$NF == s { print $4 }' "$file")
-		n=$((n + ${c:-0}))
-	done
-	echo "$n"
-}
 per_io() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.4f", c / n }'; }
-# Only the traced calls stop the program (seccomp-bpf), the rest run free.
-strace_c() {
-	local file=$1 list=$2; shift 2
-	strace -f --seccomp-bpf -qq -c -o "$file" -e trace="$list" "$@"
-}
 
 # ---- 1. the demo ----
 echo
@@ -76,7 +62,7 @@ if [ $have_strace = 1 ]; then
 	if strace_c "$out/strace-blkbatch.txt" io_uring_enter,pread64 \
 		"$demo" --bench-only --ios "$ios" "$disk" \
 		>"$out/demo-bench-only.txt" 2>&1; then
-		bb_calls=$(calls "$out/strace-blkbatch.txt" io_uring_enter pread64)
+		bb_calls=$(strace_calls "$out/strace-blkbatch.txt" io_uring_enter pread64)
 	else
 		fail "blkbatch-demo --bench-only under strace (see $out/demo-bench-only.txt)"
 	fi
@@ -101,7 +87,7 @@ fio_run() {
 	[ $have_strace = 1 ] || return 0
 	if strace_c "$out/strace-fio-$name.txt" pread64,io_uring_enter \
 		fio "${args[@]}" --number_ios="$count_ios" >/dev/null 2>&1; then
-		fio_calls=$(calls "$out/strace-fio-$name.txt" pread64 io_uring_enter)
+		fio_calls=$(strace_calls "$out/strace-fio-$name.txt" pread64 io_uring_enter)
 	else
 		fail "fio $name under strace"
 	fi

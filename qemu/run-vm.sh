@@ -42,6 +42,7 @@ tcg_append='watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=300 log_buf_len=4M
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 cache=${BLKBATCH_CACHE:-$repo/.cache}
+. "$here/lib.sh"
 
 usage() { sed -n '4,5s/^# //p' "$0" >&2; exit 2; }
 kver='' out='' tmo=${BLKBATCH_VM_TIMEOUT:-900} nullblk=0 pq=1 disk_mb=512
@@ -252,22 +253,13 @@ else
 	status=${end#*status=}; status=${status%% *}
 	taint=${end##*tainted=}
 fi
-# SLUB debugging reports "BUG <cache> (...): Poison overwritten" etc.;
-# the debug kernel's checkers report "BUG: KASAN: ...", "UBSAN: ...",
-# lockdep's "WARNING: possible circular locking dependency detected" and
-# friends, "BUG: sleeping function called from invalid context",
-# "WARNING: suspicious RCU usage", kmemleak's "unreferenced object".
-splat='BUG:|BUG [^ ]+ \(|WARNING:|Oops|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|suspicious RCU usage|kmemleak: [1-9][0-9]* new suspected|unreferenced object|Call Trace|Poison overwritten|Redzone overwritten|Freepointer corrupt'
-if [ -f "$out/dmesg.txt" ] && s=$(grep -aE -m1 "$splat" "$out/dmesg.txt"); then
+if [ -f "$out/dmesg.txt" ] && s=$(grep -aE -m1 "$BLKBATCH_SPLAT" "$out/dmesg.txt"); then
 	fail+=("kernel splat, see dmesg.txt: $s")
 fi
 if [ -s "$out/kmemleak.txt" ]; then
 	fail+=("kmemleak: $(grep -c 'unreferenced object' "$out/kmemleak.txt") unreferenced object(s), see kmemleak.txt")
 fi
-# W (512, a WARN), D (128, an oops), B (32, bad page / slab corruption)
-# or L (16384, soft lockup) fail; O (4096) and E (8192) from our
-# out-of-tree unsigned module are expected.
-[ $((taint & (512 | 128 | 32 | 16384))) -eq 0 ] ||
+[ $((taint & BLKBATCH_TAINT_BAD)) -eq 0 ] ||
 	fail+=("kernel tainted W, D, B or L (tainted=$taint)")
 
 rc=${status:-1}

@@ -308,8 +308,8 @@ static inline long bb_live_batches(void)
 	return bb_debugfs_read(BB_DEBUGFS_BATCHES);
 }
 
-/* Taint bits a test must never set: B (bad page, KASAN), D, W. */
-#define BB_TAINT_BAD	(32 | 128 | 512)
+/* BB_TAINT_BAD: the taint bits no test may set (qemu/lib.sh). */
+#include "blkbatch_rules.h"
 
 static inline long bb_taint(void)
 {

@@ -25,17 +25,11 @@ PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_semantics blkbatch_po
 PROG_TIMEOUT=${BLKBATCH_PROG_TIMEOUT:-420}
 MODULE=blkbatch
 MARKER="blkbatch-selftests: start $$"
-# What the kernel prints when something went wrong (blktests' list).
-SPLAT='BUG:|WARNING:|Oops|general protection|circular locking|KASAN|UBSAN|kmemleak|refcount_t|list_add corruption|list_del corruption|hung_task|soft lockup|Call Trace:'
-# Taint bits that a test run must not set: D (die) 128, W (warn) 512,
-# L (soft lockup) 16384.
-TAINT_BAD=$((128 | 512 | 16384))
+# BLKBATCH_SPLAT, BLKBATCH_TAINT_BAD, say, rmmod_retry
+. "$(dirname "$0")/../qemu/lib.sh"
+BB_SAY_PREFIX='# '
 
 failed=0
-
-say() {
-	printf '# %s\n' "$*"
-}
 
 # One TAP failure line of our own: the host must count it.
 not_ok() {
@@ -68,15 +62,11 @@ load_module() {
 	say "loaded $BLKBATCH_KO"
 }
 
-# rmmod, giving deferred file releases a moment.
 unload_module() {
 	local out
 
-	for _ in $(seq 50); do
-		module_loaded || return 0
-		out=$(rmmod $MODULE 2>&1) && return 0
-		sleep 0.1
-	done
+	module_loaded || return 0
+	out=$(rmmod_retry $MODULE 2>&1) && return 0
 	while IFS= read -r l; do say "$l"; done <<<"$out"
 	return 1
 }
@@ -139,9 +129,9 @@ check_dmesg() {
 
 	command -v dmesg >/dev/null || { say "no dmesg: log not checked"; return; }
 	log=$(dmesg 2>/dev/null | sed -n "/$MARKER/,\$p")
-	if grep -Eq "$SPLAT" <<<"$log"; then
+	if grep -Eq "$BLKBATCH_SPLAT" <<<"$log"; then
 		say "kernel log shows a splat:"
-		grep -E -A 20 "$SPLAT" <<<"$log" | head -n 200 |
+		grep -E -A 20 "$BLKBATCH_SPLAT" <<<"$log" | head -n 200 |
 			while IFS= read -r l; do say "  $l"; done
 		failed=1
 	fi
@@ -151,7 +141,7 @@ check_taint() {
 	local before=$1 after
 
 	after=$(cat /proc/sys/kernel/tainted 2>/dev/null || echo 0)
-	if (( (after & ~before) & TAINT_BAD )); then
+	if (( (after & ~before) & BLKBATCH_TAINT_BAD )); then
 		say "kernel newly tainted: $before -> $after"
 		failed=1
 	fi

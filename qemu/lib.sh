@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sourced (bash) by the qemu/ scripts on the host and by the ones that run
+# in the guest: the project's rules, written once.
+
+# What the kernel prints when something went wrong: blktests' list,
+# SLUB debugging's "BUG <cache> (...): Poison overwritten" and friends,
+# and the debug kernel's checkers: KASAN, UBSAN, lockdep ("possible
+# circular locking dependency", "inconsistent lock state"),
+# sleep-in-atomic, RCU usage, kmemleak, hung tasks, soft lockups.
+BLKBATCH_SPLAT='BUG:|BUG [^ ]+ \(|WARNING:|Oops|general protection|KASAN|UBSAN|circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|suspicious RCU usage|kmemleak: [1-9][0-9]* new suspected|unreferenced object|refcount_t|list_add corruption|list_del corruption|hung_task|blocked for more than|soft lockup|Call Trace|Poison overwritten|Redzone overwritten|Freepointer corrupt'
+
+# Taint bits no run may set: B (32, bad page or slab corruption: KASAN),
+# D (128, an oops), W (512, a WARN), L (16384, a soft lockup).  O (4096)
+# and E (8192) come from our out-of-tree unsigned module and are expected.
+# The selftests get it as BB_TAINT_BAD (selftests/Makefile generates it).
+BLKBATCH_TAINT_BAD=$((32 | 128 | 512 | 16384))
+
+# say WORDS...: one line, prefixed with $BB_SAY_PREFIX.
+say() { printf '%s%s\n' "${BB_SAY_PREFIX-}" "$*"; }
+
+# rmmod, giving ring files a moment: io_uring's exit work lets them go
+# a little after the process that held them has ended.
+rmmod_retry() {
+	local m=$1 i
+	for i in $(seq 50); do
+		rmmod "$m" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	rmmod "$m"
+}
+
+# strace_c FILE SYSCALLS CMD...: count SYSCALLS (comma-separated) of CMD
+# and its threads into FILE; only the traced calls stop the program
+# (seccomp-bpf), the rest run free.  With BB_STRACE_TIMEOUT (seconds) set,
+# the whole run is bounded.
+strace_c() {
+	local file=$1 list=$2
+	local -a tmo=()
+	shift 2
+	[ -z "${BB_STRACE_TIMEOUT:-}" ] || tmo=(timeout -k 10 "$BB_STRACE_TIMEOUT")
+	"${tmo[@]}" strace -f --seccomp-bpf -qq -c -o "$file" -e trace="$list" "$@"
+}
+
+# strace_calls FILE [SYSCALL...]: calls of those system calls in an
+# "strace -c" summary, or of all traced ones without any.
+strace_calls() {
+	local file=$1 sc n=0 c
+	shift
+	[ $# -gt 0 ] || set -- total
+	for sc in "$@"; do
+		c=$(awk -v s="$sc" '$NF == s { print $4 }' "$file")
+		n=$((n + ${c:-0}))
+	done
+	echo "$n"
+}
