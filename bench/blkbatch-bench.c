@@ -55,7 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 #define RING_DEPTH	8	/* one batch in flight: one SQE is plenty */
 #define STATUS_UNSET	(-EINPROGRESS)

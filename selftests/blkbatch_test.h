@@ -33,7 +33,7 @@
 
 #include <liburing.h>
 #include <linux/blkbatch.h>
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 /*
  * -Wextra and the 6.12 harness: its SIGALRM handler has an unused

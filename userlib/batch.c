@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 _Static_assert(sizeof(struct blkbatch_entry) == 32, "blkbatch_entry size");
 _Static_assert(sizeof(struct blkbatch_cmd) == 80, "blkbatch_cmd size");

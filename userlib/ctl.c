@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 static int open_ctl(void)
 {

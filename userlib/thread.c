@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 #define THREAD_RING_DEPTH	64
 

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 #define BS		4096u			/* I/O unit of the demo */
 #define KiB		1024ull

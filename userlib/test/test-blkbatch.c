@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkbatch.h"
+#include "libblkbatch.h"
 
 static int failures, checks;
 

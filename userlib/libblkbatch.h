@@ -44,10 +44,16 @@ struct blkbatch_cqe {
 	__u64	res2;		/* CQE32 only: bad entry or BLKBATCH_NO_ENTRY */
 };
 
-/* One io_uring set up for blkbatch: always SQE128; one per thread. */
+/*
+ * One io_uring set up for blkbatch: always SQE128; one per thread.  Only
+ * @ring (the liburing ring, for your own requests) and @flags
+ * (BLKBATCH_RING_*, read-only) are for callers; the rest is the library's
+ * and not ABI: its layout may change in any release, with the soname.
+ */
 struct blkbatch_ring {
 	struct io_uring		ring;
 	unsigned int		flags;
+	/* Not ABI from here on. */
 	/*
 	 * Completions of other requests that blkbatch_run() had to take off
 	 * an IOPOLL ring while waiting (the kernel does not poll while
