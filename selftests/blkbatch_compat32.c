@@ -16,7 +16,7 @@
 
 _Static_assert(sizeof(void *) == 4, "built for 32 bits");
 
-#define REGION_C32	(640ULL * SZ_1M)
+#define REGION_C32	BB_REGION(BB_RG_COMPAT32)
 #define C32_LEN		(2 * SZ_4K)
 #define C32_ENTRIES	6
 #define C32_ROUNDS	16

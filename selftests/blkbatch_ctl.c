@@ -277,7 +277,7 @@ TEST_F(ctl, rdonly_attach)
 	struct io_uring ring;
 	struct bb_res r;
 	__s32 st[2] = { 0x5a5a5a5a, 0x5a5a5a5a };
-	__u64 off = 4 * SZ_1M;
+	__u64 off = BB_REGION(BB_RG_CTL) + 4 * SZ_1M;
 	void *buf, *chk;
 
 	bb_ctx_close(&self->ctx);

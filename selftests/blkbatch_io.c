@@ -9,60 +9,53 @@
  */
 #include "blkbatch_test.h"
 
-#define REGION(n)		((__u64)(n) * 16 * SZ_1M)
-#define REGION_SINGLE		REGION(2)
-#define REGION_MIXED_R		REGION(3)
-#define REGION_MIXED_W		REGION(4)
-#define REGION_TO_DISK		REGION(5)
-#define REGION_FROM_DISK	REGION(6)
-#define REGION_LARGE		REGION(8)	/* two regions: 32 MiB */
-#define REGION_SYNC		REGION(10)
-#define REGION_NOSTATUS		REGION(11)
-#define REGION_REWRITE		REGION(12)
-#define REGION_INFLIGHT		REGION(13)
-#define REGION_VEC		REGION(14)
-#define REGION_FUA		REGION(15)
-#define REGION_BARRIER		REGION(16)
-#define REGION_ZEROES		REGION(17)
-#define REGION_IOPOLL		REGION(18)
-#define REGION_FIXED		REGION(19)
-#define REGION_UNALIGNED	REGION(20)
-#define REGION_SYNCIOC		REGION(21)
-#define REGION_SQPOLL		REGION(22)
-#define REGION_ASYNC		REGION(23)
-#define REGION_SHARED		REGION(24)
+/* BB_RG_IO's regions: BB_REGION(2) .. BB_REGION(24). */
+#define REGION_SINGLE		BB_REGION(2)
+#define REGION_MIXED_R		BB_REGION(3)
+#define REGION_MIXED_W		BB_REGION(4)
+#define REGION_TO_DISK		BB_REGION(5)
+#define REGION_FROM_DISK	BB_REGION(6)
+#define REGION_LARGE		BB_REGION(8)	/* two regions: 32 MiB */
+#define REGION_SYNC		BB_REGION(10)
+#define REGION_NOSTATUS		BB_REGION(11)
+#define REGION_REWRITE		BB_REGION(12)
+#define REGION_INFLIGHT		BB_REGION(13)
+#define REGION_VEC		BB_REGION(14)
+#define REGION_FUA		BB_REGION(15)
+#define REGION_BARRIER		BB_REGION(16)
+#define REGION_ZEROES		BB_REGION(17)
+#define REGION_IOPOLL		BB_REGION(18)
+#define REGION_FIXED		BB_REGION(19)
+#define REGION_UNALIGNED	BB_REGION(20)
+#define REGION_SYNCIOC		BB_REGION(21)
+#define REGION_SQPOLL		BB_REGION(22)
+#define REGION_ASYNC		BB_REGION(23)
+#define REGION_SHARED		BB_REGION(24)
 #define REGION_LARGE_MAX	(32U * SZ_1M)
 /* Seconds for the tests that move tens of MiB on an emulated guest. */
 #define SLOW_TIMEOUT		120
 
 FIXTURE(io) {
-	struct bb_ctx ctx;
-	struct blkbatch_ring ring;
-	bool ring_ok;
-	__u32 lbs;
+	struct bb_env env;
 };
 
 FIXTURE_SETUP(io)
 {
+	bb_env_init(&self->env);
 	if (!bb_disk())
 		SKIP(return, "BLKBATCH_DISK not set");
-	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
-	self->lbs = self->ctx.info.logical_block_size;
-	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, BB_RING_DEPTH,
-					BLKBATCH_RING_CQE32));
-	self->ring_ok = true;
+	ASSERT_EQ(0, bb_env_setup(&self->env, BB_RING_DEPTH,
+				  BLKBATCH_RING_CQE32));
 }
 
 FIXTURE_TEARDOWN(io)
 {
-	if (self->ring_ok)
-		blkbatch_ring_exit(&self->ring);
-	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	EXPECT_EQ(0, bb_env_teardown(&self->env));
 }
 
 static bool has(FIXTURE_DATA(io) * self, __u64 feature)
 {
-	return (self->ctx.info.features & feature) == feature;
+	return (self->env.ctx.info.features & feature) == feature;
 }
 
 /* Write @len bytes of pattern @seed at @off through blkbatch. */
@@ -74,7 +67,7 @@ static void bb_write_pattern(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, buf);
 	bb_fill(buf, len, off, seed);
-	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->env.ring, self->env.ctx.fd,
 						buf, len, off));
 	bb_free(buf, len);
 }
@@ -88,7 +81,7 @@ static void bb_expect_pattern(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, buf);
 	memset(buf, 0xa5, len);
-	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->env.ring, self->env.ctx.fd,
 					       buf, len, off));
 	EXPECT_EQ(-1, bb_check(buf, len, off, seed));
 	bb_free(buf, len);
@@ -96,7 +89,7 @@ static void bb_expect_pattern(struct __test_metadata *_metadata,
 
 TEST_F(io, info)
 {
-	struct blkbatch_info *info = &self->ctx.info, lib;
+	struct blkbatch_info *info = &self->env.ctx.info, lib;
 	__u64 size = 0;
 	int lbs = 0, pbs = 0, disk;
 	unsigned int i;
@@ -112,7 +105,7 @@ TEST_F(io, info)
 	EXPECT_EQ(size, info->capacity);
 	EXPECT_EQ((__u32)lbs, info->logical_block_size);
 	EXPECT_EQ((__u32)pbs, info->physical_block_size);
-	EXPECT_EQ(self->ctx.index, info->index);
+	EXPECT_EQ(self->env.ctx.index, info->index);
 	EXPECT_EQ(0U, info->attach_flags);
 	EXPECT_TRUE(has(self, BLKBATCH_F_READ_WRITE));
 	EXPECT_NE(0U, info->dma_alignment);
@@ -127,9 +120,9 @@ TEST_F(io, info)
 	for (i = 0; i < 6; i++)
 		EXPECT_EQ(0ULL, info->rsvd[i]);
 
-	ASSERT_EQ(0, blkbatch_get_info(self->ctx.fd, &lib));
+	ASSERT_EQ(0, blkbatch_get_info(self->env.ctx.fd, &lib));
 	EXPECT_EQ(0, memcmp(&lib, info, sizeof(lib)));
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_GET_INFO,
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_GET_INFO,
 			    bb_unmapped_addr()));
 	EXPECT_EQ(EFAULT, errno);
 	TH_LOG("capacity %llu lbs %u dma %u max_entries %u max_hw %u features %#llx",
@@ -151,13 +144,13 @@ TEST_F(io, single_write_read)
 	ASSERT_EQ(0, blkbatch_batch_add_write(&b, buf, SZ_64K, REGION_SINGLE,
 					      0));
 	EXPECT_EQ(-ENOSPC, blkbatch_batch_add_write(&b, buf, SZ_64K, 0, 0));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_64K, st[0]);
 
 	memset(buf, 0xa5, SZ_64K);
 	blkbatch_batch_reset(&b);
 	ASSERT_EQ(0, blkbatch_batch_add_read(&b, buf, SZ_64K, REGION_SINGLE));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_64K, st[0]);
 	EXPECT_EQ(-1, bb_check(buf, SZ_64K, REGION_SINGLE, 1));
 	bb_free(buf, SZ_64K);
@@ -171,11 +164,11 @@ TEST_F_TIMEOUT(io, batch_4096_mixed, SLOW_TIMEOUT)
 	size_t blk = SZ_4K, half_len;
 	void *rbuf, *wbuf, *chk;
 
-	if (self->ctx.info.max_entries < nr)
-		nr = self->ctx.info.max_entries & ~1U;
+	if (self->env.ctx.info.max_entries < nr)
+		nr = self->env.ctx.info.max_entries & ~1U;
 	ASSERT_LE(2U, nr);
-	if (blk < self->lbs)
-		blk = self->lbs;
+	if (blk < self->env.lbs)
+		blk = self->env.lbs;
 	half = nr / 2;
 	half_len = half * blk;
 	ASSERT_LE(half_len, 16 * SZ_1M);
@@ -202,7 +195,7 @@ TEST_F_TIMEOUT(io, batch_4096_mixed, SLOW_TIMEOUT)
 		ASSERT_EQ((int)(2 * i + 1), blkbatch_batch_add_read(&b,
 				rbuf + r * blk, blk, REGION_MIXED_R + r * blk));
 	}
-	ASSERT_EQ((int)nr, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ((int)nr, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	for (i = 0; i < nr; i++)
 		if (b.status[i] != (__s32)blk)
 			break;
@@ -247,7 +240,7 @@ TEST_F(io, disk_write_then_read)
 /* An entry the device must split: one status, the full length, not short. */
 TEST_F_TIMEOUT(io, entry_larger_than_max_hw, SLOW_TIMEOUT)
 {
-	__u32 hw = self->ctx.info.max_hw_bytes;
+	__u32 hw = self->env.ctx.info.max_hw_bytes;
 	struct blkbatch_entry ent[1];
 	struct blkbatch_batch b;
 	size_t len = 8 * SZ_1M;
@@ -256,9 +249,9 @@ TEST_F_TIMEOUT(io, entry_larger_than_max_hw, SLOW_TIMEOUT)
 
 	if (len <= hw)
 		len = 2 * (size_t)hw;
-	if (len > self->ctx.info.max_entry_bytes)
+	if (len > self->env.ctx.info.max_entry_bytes)
 		SKIP(return, "max_entry_bytes %u <= 2 * max_hw_bytes %u",
-		     self->ctx.info.max_entry_bytes, hw);
+		     self->env.ctx.info.max_entry_bytes, hw);
 	if (len > REGION_LARGE_MAX)
 		SKIP(return, "max_hw_bytes %u: too large to test", hw);
 	buf = bb_alloc(len);
@@ -267,13 +260,13 @@ TEST_F_TIMEOUT(io, entry_larger_than_max_hw, SLOW_TIMEOUT)
 
 	bb_fill(buf, len, REGION_LARGE, 6);
 	ASSERT_EQ(0, blkbatch_batch_add_write(&b, buf, len, REGION_LARGE, 0));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)len, st[0]);
 
 	memset(buf, 0xa5, len);
 	blkbatch_batch_reset(&b);
 	ASSERT_EQ(0, blkbatch_batch_add_read(&b, buf, len, REGION_LARGE));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)len, st[0]);
 	EXPECT_EQ(-1, bb_check(buf, len, REGION_LARGE, 6));
 
@@ -287,21 +280,21 @@ TEST_F_TIMEOUT(io, entry_larger_than_max_hw, SLOW_TIMEOUT)
 /* The library's one-off helpers, at the first and the last block too. */
 TEST_F(io, sync_pread_pwrite)
 {
-	__u64 last = self->ctx.info.capacity - self->lbs;
+	__u64 last = self->env.ctx.info.capacity - self->env.lbs;
 	void *buf = bb_alloc(SZ_64K);
 
 	ASSERT_NE(NULL, buf);
 	bb_write_pattern(_metadata, self, REGION_SYNC, SZ_64K, 7);
 	bb_expect_pattern(_metadata, self, REGION_SYNC, SZ_64K, 7);
-	bb_write_pattern(_metadata, self, last, self->lbs, 8);
-	bb_expect_pattern(_metadata, self, last, self->lbs, 8);
+	bb_write_pattern(_metadata, self, last, self->env.lbs, 8);
+	bb_expect_pattern(_metadata, self, last, self->env.lbs, 8);
 
 	/* errors come back as -errno */
-	EXPECT_EQ(-ENOSPC, blkbatch_pread(&self->ring, self->ctx.fd, buf,
-					  self->lbs,
-					  self->ctx.info.capacity));
-	EXPECT_EQ(-EINVAL, blkbatch_pread(&self->ring, self->ctx.fd, buf,
-					  self->lbs + 1, 0));
+	EXPECT_EQ(-ENOSPC, blkbatch_pread(&self->env.ring, self->env.ctx.fd, buf,
+					  self->env.lbs,
+					  self->env.ctx.info.capacity));
+	EXPECT_EQ(-EINVAL, blkbatch_pread(&self->env.ring, self->env.ctx.fd, buf,
+					  self->env.lbs + 1, 0));
 	bb_free(buf, SZ_64K);
 }
 
@@ -319,7 +312,7 @@ TEST_F(io, no_status_array)
 	for (i = 0; i < 8; i++)
 		ASSERT_LE(0, blkbatch_batch_add_write(&b, buf + i * SZ_4K,
 				SZ_4K, REGION_NOSTATUS + i * SZ_4K, 0));
-	EXPECT_EQ(8, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(8, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	bb_expect_pattern(_metadata, self, REGION_NOSTATUS, 8 * SZ_4K, 9);
 	bb_free(buf, 8 * SZ_4K);
 }
@@ -339,10 +332,10 @@ TEST_F(io, entries_rewritten_after_submit)
 	for (i = 0; i < nr; i++)
 		ASSERT_LE(0, blkbatch_batch_add_write(&b, buf + i * SZ_4K,
 				SZ_4K, REGION_REWRITE + i * SZ_4K, 0));
-	ASSERT_EQ(0, blkbatch_submit(&self->ring, self->ctx.fd, &b, 42));
+	ASSERT_EQ(0, blkbatch_submit(&self->env.ring, self->env.ctx.fd, &b, 42));
 	/* garbage that would fail validation if it were read now */
 	memset(b.entries, 0xff, nr * sizeof(*b.entries));
-	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 	EXPECT_EQ(42ULL, cqe.user_data);
 	EXPECT_EQ((int)nr, cqe.res);
 	EXPECT_EQ((__s32)SZ_4K, b.status[nr - 1]);
@@ -373,11 +366,11 @@ TEST_F_TIMEOUT(io, batches_in_flight, SLOW_TIMEOUT)
 			ASSERT_LE(0, blkbatch_batch_add_read(&b[i], buf + o,
 					SZ_4K, REGION_INFLIGHT + o));
 		}
-		ASSERT_EQ(0, blkbatch_submit(&self->ring, self->ctx.fd, &b[i],
+		ASSERT_EQ(0, blkbatch_submit(&self->env.ring, self->env.ctx.fd, &b[i],
 					     100 + i));
 	}
 	for (i = 0; i < NB; i++) {
-		ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+		ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 		ASSERT_LE(100ULL, cqe.user_data);
 		ASSERT_GT(100ULL + NB, cqe.user_data);
 		j = cqe.user_data - 100;
@@ -385,7 +378,7 @@ TEST_F_TIMEOUT(io, batches_in_flight, SLOW_TIMEOUT)
 		seen |= 1U << j;
 		EXPECT_EQ(PER, cqe.res);
 	}
-	EXPECT_EQ(-EAGAIN, blkbatch_peek(&self->ring, &cqe));
+	EXPECT_EQ(-EAGAIN, blkbatch_peek(&self->env.ring, &cqe));
 	EXPECT_EQ(-1, bb_check(buf, len, REGION_INFLIGHT, 11));
 	for (i = 0; i < NB; i++)
 		blkbatch_batch_free(&b[i]);
@@ -395,7 +388,7 @@ TEST_F_TIMEOUT(io, batches_in_flight, SLOW_TIMEOUT)
 /* Buffers need dma_alignment only, not page alignment: cross pages. */
 TEST_F(io, buffer_not_page_aligned)
 {
-	__u32 align = self->ctx.info.dma_alignment;
+	__u32 align = self->env.ctx.info.dma_alignment;
 	size_t len = 4 * SZ_4K;
 	char *map, *buf;
 
@@ -407,11 +400,11 @@ TEST_F(io, buffer_not_page_aligned)
 	if ((uintptr_t)buf % SZ_4K == 0)
 		buf += align;
 	bb_fill(buf, len, REGION_UNALIGNED, 12);
-	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->env.ring, self->env.ctx.fd,
 						buf, len, REGION_UNALIGNED));
 	memset(map, 0xa5, len + SZ_4K);
 	buf = map + align;
-	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->env.ring, self->env.ctx.fd,
 					       buf, len, REGION_UNALIGNED));
 	EXPECT_EQ(-1, bb_check(buf, len, REGION_UNALIGNED, 12));
 	/* nothing written around the buffer */
@@ -439,12 +432,12 @@ TEST_F(io, sync_ioctl_submit)
 	for (i = 0; i < 4; i++)
 		ASSERT_LE(0, blkbatch_batch_add_write(&b, buf + i * SZ_4K,
 				SZ_4K, REGION_SYNCIOC + i * SZ_4K, 0));
-	EXPECT_EQ(4, blkbatch_run_sync(self->ctx.fd, &b));
+	EXPECT_EQ(4, blkbatch_run_sync(self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_4K, st[3]);
 	bb_expect_pattern(_metadata, self, REGION_SYNCIOC, 4 * SZ_4K, 13);
 	/* the same validation as the io_uring path */
 	cmd.entries = (uintptr_t)ent;
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
 	EXPECT_EQ(EINVAL, errno);
 	bb_free(buf, 4 * SZ_4K);
 }
@@ -460,7 +453,7 @@ TEST_F(io, vectored)
 
 	if (!has(self, BLKBATCH_F_VEC))
 		SKIP(return, "no BLKBATCH_F_VEC");
-	ASSERT_LE(4U, self->ctx.info.max_vecs);
+	ASSERT_LE(4U, self->env.ctx.info.max_vecs);
 	wbuf = bb_alloc(len);
 	rbuf = bb_alloc(len);
 	ASSERT_NE(NULL, wbuf);
@@ -474,7 +467,7 @@ TEST_F(io, vectored)
 	wv[2] = (struct iovec){ wbuf + SZ_4K, SZ_4K };
 	wv[3] = (struct iovec){ wbuf, SZ_4K };
 	ASSERT_EQ(0, blkbatch_batch_add_writev(&b, wv, 4, REGION_VEC, 0));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)len, st[0]);
 	ASSERT_EQ(0, bb_disk_io(false, rbuf, len, REGION_VEC));
 	EXPECT_EQ(-1, bb_check(rbuf + 3 * SZ_4K, SZ_4K, REGION_VEC, 14));
@@ -489,7 +482,7 @@ TEST_F(io, vectored)
 	rv[2] = (struct iovec){ rbuf + 3 * SZ_4K, SZ_4K };
 	blkbatch_batch_reset(&b);
 	ASSERT_EQ(0, blkbatch_batch_add_readv(&b, rv, 3, REGION_VEC));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)len, st[0]);
 	EXPECT_EQ(-1, bb_check(rbuf, len, REGION_VEC, 114));
 	bb_free(wbuf, len);
@@ -512,7 +505,7 @@ TEST_F(io, vectored_len_mismatch)
 	blkbatch_batch_init(&b, ent, st, 1);
 	ASSERT_LE(0, blkbatch_batch_add_readv(&b, &iov, 1, REGION_VEC));
 	ent[0].len = 2 * SZ_4K;
-	res = blkbatch_run(&self->ring, self->ctx.fd, &b);
+	res = blkbatch_run(&self->env.ring, self->env.ctx.fd, &b);
 	EXPECT_TRUE(res == -EINVAL || (res == 0 && st[0] == -EINVAL))
 		TH_LOG("res %d status %d", res, st[0]);
 	bb_free(iov.iov_base, 2 * SZ_4K);
@@ -532,7 +525,7 @@ TEST_F(io, fua_write)
 	blkbatch_batch_init(&b, ent, st, 1);
 	ASSERT_EQ(0, blkbatch_batch_add_write(&b, buf, SZ_64K, REGION_FUA,
 					      BLKBATCH_EF_FUA));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_64K, st[0]);
 	bb_expect_pattern(_metadata, self, REGION_FUA, SZ_64K, 15);
 	bb_free(buf, SZ_64K);
@@ -553,7 +546,7 @@ TEST_F(io, flush)
 	ASSERT_EQ(0, blkbatch_batch_add_write(&b, buf, SZ_64K,
 					      REGION_FUA + SZ_1M, 0));
 	ASSERT_EQ(1, blkbatch_batch_add_flush(&b));
-	ASSERT_EQ(2, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(2, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_64K, st[0]);
 	EXPECT_EQ(0, st[1]);
 	bb_free(buf, SZ_64K);
@@ -583,7 +576,7 @@ TEST_F(io, barrier_orders)
 		ASSERT_EQ(1, blkbatch_batch_add_barrier(&b));
 		ASSERT_EQ(2, blkbatch_batch_add_read(&b, rbuf, len,
 						     REGION_BARRIER));
-		ASSERT_EQ(3, blkbatch_run(&self->ring, self->ctx.fd, &b));
+		ASSERT_EQ(3, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 		EXPECT_EQ(0, st[1]);
 		ASSERT_EQ(-1, bb_check(rbuf, len, REGION_BARRIER, 100 + i))
 			TH_LOG("round %u", i);
@@ -607,10 +600,10 @@ TEST_F(io, write_zeroes)
 	ASSERT_EQ(0, bb_disk_io(true, buf, len, REGION_ZEROES));
 	blkbatch_batch_init(&b, ent, st, 1);
 	ASSERT_EQ(0, blkbatch_batch_add_write_zeroes(&b, REGION_ZEROES, len));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ(0, st[0]);
 	memset(buf, 0xa5, len);
-	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->env.ring, self->env.ctx.fd,
 					       buf, len, REGION_ZEROES));
 	EXPECT_TRUE(bb_all_bytes(buf, len, 0));
 	bb_free(buf, len);
@@ -626,14 +619,14 @@ TEST_F(io, discard)
 
 	if (!has(self, BLKBATCH_F_DISCARD))
 		SKIP(return, "no BLKBATCH_F_DISCARD");
-	if (self->ctx.info.max_discard_bytes &&
-	    len > self->ctx.info.max_discard_bytes)
-		len = self->ctx.info.max_discard_bytes &
-		      ~(self->lbs - 1);
+	if (self->env.ctx.info.max_discard_bytes &&
+	    len > self->env.ctx.info.max_discard_bytes)
+		len = self->env.ctx.info.max_discard_bytes &
+		      ~(self->env.lbs - 1);
 	blkbatch_batch_init(&b, ent, st, 1);
 	ASSERT_EQ(0, blkbatch_batch_add_discard(&b, REGION_ZEROES + 4 * SZ_1M,
 						len));
-	ASSERT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ(0, st[0]);
 }
 
@@ -647,17 +640,17 @@ TEST_F(io, iopoll_ring)
 					BLKBATCH_RING_IOPOLL));
 	if (!has(self, BLKBATCH_F_IOPOLL)) {
 		/* a clean refusal, never a hang or a half-done batch */
-		EXPECT_EQ(-EOPNOTSUPP, blkbatch_pread(&pr, self->ctx.fd, buf,
+		EXPECT_EQ(-EOPNOTSUPP, blkbatch_pread(&pr, self->env.ctx.fd, buf,
 						      SZ_64K, REGION_IOPOLL));
 		blkbatch_ring_exit(&pr);
 		bb_free(buf, SZ_64K);
 		return;
 	}
 	bb_fill(buf, SZ_64K, REGION_IOPOLL, 18);
-	EXPECT_EQ(SZ_64K, blkbatch_pwrite(&pr, self->ctx.fd, buf, SZ_64K,
+	EXPECT_EQ(SZ_64K, blkbatch_pwrite(&pr, self->env.ctx.fd, buf, SZ_64K,
 					  REGION_IOPOLL));
 	memset(buf, 0xa5, SZ_64K);
-	EXPECT_EQ(SZ_64K, blkbatch_pread(&pr, self->ctx.fd, buf, SZ_64K,
+	EXPECT_EQ(SZ_64K, blkbatch_pread(&pr, self->env.ctx.fd, buf, SZ_64K,
 					 REGION_IOPOLL));
 	EXPECT_EQ(-1, bb_check(buf, SZ_64K, REGION_IOPOLL, 18));
 	blkbatch_ring_exit(&pr);
@@ -667,7 +660,7 @@ TEST_F(io, iopoll_ring)
 /* Entries inside a registered buffer; one outside it must fail. */
 TEST_F(io, fixed_buffer)
 {
-	struct io_uring *ring = &self->ring.ring;
+	struct io_uring *ring = &self->env.ring.ring;
 	struct blkbatch_entry ent[4];
 	struct blkbatch_batch b;
 	struct io_uring_sqe *sqe;
@@ -690,7 +683,7 @@ TEST_F(io, fixed_buffer)
 						     REGION_FIXED));
 		sqe = io_uring_get_sqe(ring);
 		ASSERT_NE(NULL, sqe);
-		blkbatch_prep_submit_fixed(sqe, self->ctx.fd, &b, 0);
+		blkbatch_prep_submit_fixed(sqe, self->env.ctx.fd, &b, 0);
 		ASSERT_EQ(0, bb_submit_reap(ring, &r));
 		EXPECT_EQ(-EOPNOTSUPP, r.res);
 		io_uring_unregister_buffers(ring);
@@ -707,7 +700,7 @@ TEST_F(io, fixed_buffer)
 				REGION_FIXED + i * SZ_64K, 0));
 	sqe = io_uring_get_sqe(ring);
 	ASSERT_NE(NULL, sqe);
-	blkbatch_prep_submit_fixed(sqe, self->ctx.fd, &b, 0);
+	blkbatch_prep_submit_fixed(sqe, self->env.ctx.fd, &b, 0);
 	ASSERT_EQ(0, bb_submit_reap(ring, &r));
 	EXPECT_EQ(4, r.res);
 	bb_expect_pattern(_metadata, self, REGION_FIXED, len, 19);
@@ -718,7 +711,7 @@ TEST_F(io, fixed_buffer)
 	st[0] = 0;
 	sqe = io_uring_get_sqe(ring);
 	ASSERT_NE(NULL, sqe);
-	blkbatch_prep_submit_fixed(sqe, self->ctx.fd, &b, 0);
+	blkbatch_prep_submit_fixed(sqe, self->env.ctx.fd, &b, 0);
 	ASSERT_EQ(0, bb_submit_reap(ring, &r));
 	EXPECT_TRUE(r.res < 0 || (r.res == 0 && st[0] < 0))
 		TH_LOG("res %d status %d", r.res, st[0]);
@@ -764,7 +757,7 @@ static void rw_on_ring(struct __test_metadata *_metadata,
 			memset(buf, 0xa5, len);
 		sqe = io_uring_get_sqe(&r->ring);
 		ASSERT_NE(NULL, sqe);
-		blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+		blkbatch_prep_submit(sqe, self->env.ctx.fd, &b);
 		sqe->flags |= sqe_flags;
 		sqe->user_data = 77 + pass;
 		ASSERT_LE(0, io_uring_submit(&r->ring));
@@ -794,7 +787,7 @@ TEST_F(io, sqpoll_ring)
 /* Issued from an io-wq worker instead of the submitting task. */
 TEST_F(io, iosqe_async)
 {
-	rw_on_ring(_metadata, self, &self->ring, IOSQE_ASYNC, REGION_ASYNC,
+	rw_on_ring(_metadata, self, &self->env.ring, IOSQE_ASYNC, REGION_ASYNC,
 		   23);
 	bb_expect_pattern(_metadata, self, REGION_ASYNC,
 			  NR_RING_ENTRIES * SZ_4K, 23);
@@ -819,7 +812,7 @@ TEST_F(io, read_into_shared_mapping)
 	ASSERT_EQ(0, ftruncate(fd, len));
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
-	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd, map,
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->env.ring, self->env.ctx.fd, map,
 					       len, REGION_SHARED));
 	ASSERT_EQ(0, munmap(map, len));
 	back = bb_alloc(len);

@@ -460,7 +460,7 @@ static long sunreclaim_kb(void)
 TEST_F_TIMEOUT(module, reload_cycles, LONG_TIMEOUT)
 {
 	struct blkbatch_ring ring;
-	__u64 off = 400ULL * SZ_1M;
+	__u64 off = BB_REGION(BB_RG_LIFECYCLE);
 	void *buf = bb_alloc(SZ_64K);
 	long before = 0, after;
 	unsigned int i;

@@ -17,14 +17,14 @@
 #include "blkbatch_test.h"
 
 /* NVMe regions: above the 512 MiB the other programs use. */
-#define REGION(n)		((__u64)(n) * 16 * SZ_1M)
-#define REGION_RAND		REGION(32)	/* 16 MiB of random 4K slots */
-#define REGION_FIXED		REGION(33)
-#define REGION_MIXED		REGION(34)
-#define REGION_COMMIT		REGION(35)
-#define REGION_MANY		REGION(36)
-#define REGION_SQPOLL		REGION(37)
-#define REGION_THREADS		REGION(38)	/* one MiB per thread */
+/* BB_RG_POLL's regions: BB_REGION(32) .. BB_REGION(38). */
+#define REGION_RAND		BB_REGION(32)	/* 16 MiB of random 4K slots */
+#define REGION_FIXED		BB_REGION(33)
+#define REGION_MIXED		BB_REGION(34)
+#define REGION_COMMIT		BB_REGION(35)
+#define REGION_MANY		BB_REGION(36)
+#define REGION_SQPOLL		BB_REGION(37)
+#define REGION_THREADS		BB_REGION(38)	/* one MiB per thread */
 #define NR_RAND			512
 #define NR_MANY_BATCHES		32
 #define NR_MANY_ENTRIES		64
@@ -122,23 +122,19 @@ static long retried_entries(void)
 }
 
 FIXTURE(poll) {
-	struct bb_ctx ctx;
-	struct blkbatch_ring ring;	/* IOPOLL, CQE32 */
-	bool ring_ok;
+	struct bb_env env;	/* ring: IOPOLL, CQE32 */
 	void *buf;
 	size_t len;
 };
 
 FIXTURE_SETUP(poll)
 {
+	bb_env_init(&self->env);
 	if (!bb_disk())
 		SKIP(return, "BLKBATCH_DISK not set");
-	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
-	ASSERT_NE(0, !!(self->ctx.info.features & BLKBATCH_F_IOPOLL));
-	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, 64,
-					BLKBATCH_RING_IOPOLL |
-					BLKBATCH_RING_CQE32));
-	self->ring_ok = true;
+	ASSERT_EQ(0, bb_env_setup(&self->env, 64,
+				  BLKBATCH_RING_IOPOLL | BLKBATCH_RING_CQE32));
+	ASSERT_NE(0, !!(self->env.ctx.info.features & BLKBATCH_F_IOPOLL));
 	self->len = (size_t)NR_MANY_BATCHES * NR_MANY_ENTRIES * SZ_4K;
 	self->buf = bb_alloc(self->len);
 	ASSERT_NE(NULL, self->buf);
@@ -146,10 +142,8 @@ FIXTURE_SETUP(poll)
 
 FIXTURE_TEARDOWN(poll)
 {
-	if (self->ring_ok)
-		blkbatch_ring_exit(&self->ring);
 	bb_free(self->buf, self->len);
-	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	EXPECT_EQ(0, bb_env_teardown(&self->env));
 }
 
 /* The bios really are polled where the disk polls: debugfs says so. */
@@ -159,7 +153,7 @@ TEST_F(poll, random_rw_verify)
 	long before = polled_bios();
 
 	random_slots(off, NR_RAND, REGION_RAND, 1);
-	EXPECT_EQ(0, rw_verify(&self->ring, self->ctx.fd, self->buf, off,
+	EXPECT_EQ(0, rw_verify(&self->env.ring, self->env.ctx.fd, self->buf, off,
 			       NR_RAND, 11, false));
 	if (before < 0)
 		return;
@@ -175,13 +169,13 @@ TEST_F(poll, fixed_buffer_and_file)
 {
 	__u64 off[NR_RAND];
 
-	ASSERT_EQ(0, blkbatch_ring_register_file(&self->ring, self->ctx.fd));
-	EXPECT_EQ(-EBUSY, blkbatch_ring_register_file(&self->ring,
-						      self->ctx.fd));
-	ASSERT_EQ(0, blkbatch_ring_register_buffer(&self->ring, self->buf,
+	ASSERT_EQ(0, blkbatch_ring_register_file(&self->env.ring, self->env.ctx.fd));
+	EXPECT_EQ(-EBUSY, blkbatch_ring_register_file(&self->env.ring,
+						      self->env.ctx.fd));
+	ASSERT_EQ(0, blkbatch_ring_register_buffer(&self->env.ring, self->buf,
 						   (size_t)NR_RAND * SZ_4K));
 	random_slots(off, NR_RAND, REGION_FIXED, 2);
-	EXPECT_EQ(0, rw_verify(&self->ring, self->ctx.fd, self->buf, off,
+	EXPECT_EQ(0, rw_verify(&self->env.ring, self->env.ctx.fd, self->buf, off,
 			       NR_RAND, 12, true));
 }
 
@@ -217,7 +211,7 @@ TEST_F(poll, mixed_entries)
 	iov[1] = (struct iovec){ buf + SZ_4K, SZ_4K };
 	iov[2] = (struct iovec){ buf, SZ_4K };
 	blkbatch_batch_add_writev(&b, iov, 3, off, 0);
-	EXPECT_EQ((int)ARRAY_SIZE(ent), blkbatch_run(&self->ring, self->ctx.fd,
+	EXPECT_EQ((int)ARRAY_SIZE(ent), blkbatch_run(&self->env.ring, self->env.ctx.fd,
 						     &b));
 	for (i = 0; i < ARRAY_SIZE(lens); i++)
 		EXPECT_EQ((__s32)lens[i], st[i]) TH_LOG("entry %zu", i);
@@ -252,7 +246,7 @@ TEST_F(poll, group_commit)
 	blkbatch_batch_add_barrier(&b);
 	blkbatch_batch_add_write(&b, self->buf + 16 * SZ_4K, SZ_4K,
 				 REGION_COMMIT + 16 * SZ_4K, BLKBATCH_EF_FUA);
-	EXPECT_EQ(20, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(20, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)SZ_4K, st[19]);
 	memset(self->buf, 0, 17 * SZ_4K);
 	ASSERT_EQ(0, bb_disk_io(false, self->buf, 17 * SZ_4K, REGION_COMMIT));
@@ -278,11 +272,11 @@ TEST_F(poll, many_batches_in_flight)
 			blkbatch_batch_add_write(&b[i], self->buf + k * SZ_4K,
 						 SZ_4K, off, 0);
 		}
-		ASSERT_EQ(0, blkbatch_submit(&self->ring, self->ctx.fd, &b[i],
+		ASSERT_EQ(0, blkbatch_submit(&self->env.ring, self->env.ctx.fd, &b[i],
 					     i));
 	}
 	for (i = 0; i < NR_MANY_BATCHES; i++) {
-		ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+		ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 		ASSERT_LT(cqe.user_data, (__u64)NR_MANY_BATCHES);
 		EXPECT_FALSE(seen[cqe.user_data]);
 		seen[cqe.user_data] = true;
@@ -321,7 +315,7 @@ static void sqpoll_case(struct __test_metadata *_metadata,
 		off[i] = REGION_SQPOLL + ((__u64)seed * 64 + i) * 2 * SZ_4K;
 	/* several rounds: the thread keeps running between batches */
 	for (i = 0; i < 8; i++)
-		EXPECT_EQ(0, rw_verify(&r, self->ctx.fd, self->buf, off, 64,
+		EXPECT_EQ(0, rw_verify(&r, self->env.ctx.fd, self->buf, off, 64,
 				       seed * 100 + i, false));
 	blkbatch_ring_exit(&r);
 }
@@ -392,7 +386,7 @@ TEST_F(poll, thread_rings)
 	ASSERT_EQ(0, blkbatch_thread_ring_config(16, BLKBATCH_RING_IOPOLL));
 	ASSERT_EQ(0, pthread_barrier_init(&all_up, NULL, NR_THREADS));
 	for (i = 0; i < NR_THREADS; i++) {
-		t[i] = (struct thr){ .fd = self->ctx.fd, .id = i,
+		t[i] = (struct thr){ .fd = self->env.ctx.fd, .id = i,
 				     .all_up = &all_up };
 		ASSERT_EQ(0, pthread_create(&tid[i], NULL, thr_fn, &t[i]));
 	}
@@ -415,11 +409,9 @@ TEST_F(poll, thread_rings)
 /* --- a null_blk disk with poll queues ---------------------------------- */
 
 FIXTURE(pnullb) {
+	struct bb_env env;	/* on the null_blk disk; ring: IOPOLL, CQE32 */
 	struct bb_slow_disk disk;
 	bool disk_ok;
-	struct bb_ctx ctx;
-	struct blkbatch_ring ring;	/* IOPOLL, CQE32 */
-	bool ring_ok;
 	void *buf;
 };
 
@@ -428,22 +420,18 @@ FIXTURE(pnullb) {
 
 FIXTURE_SETUP(pnullb)
 {
-	self->ctx.fd = -1;
+	bb_env_init(&self->env);
 	if (access(BB_NULLB_CFG, F_OK))
 		SKIP(return, "no configfs null_blk");
 	self->buf = bb_alloc(PN_BUF);
 	ASSERT_NE(NULL, self->buf);
-	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, 16,
-					BLKBATCH_RING_IOPOLL |
-					BLKBATCH_RING_CQE32));
-	self->ring_ok = true;
+	ASSERT_EQ(0, bb_env_ring(&self->env, 16,
+				 BLKBATCH_RING_IOPOLL | BLKBATCH_RING_CQE32));
 }
 
 FIXTURE_TEARDOWN(pnullb)
 {
-	if (self->ring_ok)
-		blkbatch_ring_exit(&self->ring);
-	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	EXPECT_EQ(0, bb_env_teardown(&self->env));
 	if (self->disk_ok)
 		bb_slow_disk_destroy(&self->disk);
 	bb_free(self->buf, PN_BUF);
@@ -467,8 +455,7 @@ static int pnullb_up(struct __test_metadata *_metadata,
 		return ret;
 	}
 	self->disk_ok = true;
-	self->ctx.disk = self->disk.dev;
-	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR)) {
+	ASSERT_EQ(0, bb_env_attach(&self->env, self->disk.dev)) {
 		return -EIO;
 	}
 	return 0;
@@ -498,7 +485,7 @@ TEST_F(pnullb, retry_when_tags_run_out)
 	if (pnullb_up(_metadata, self, &o))
 		SKIP(return, "null_blk has no poll_queues");
 	spaced_slots(off, PN_ENTRIES);
-	EXPECT_EQ(0, rw_check(&self->ring, self->ctx.fd, self->buf, off,
+	EXPECT_EQ(0, rw_check(&self->env.ring, self->env.ctx.fd, self->buf, off,
 			      PN_ENTRIES, 51, false, false));
 	if (polled < 0)
 		return;
@@ -539,7 +526,7 @@ TEST_F(pnullb, real_eagain_is_not_a_retry)
 	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "interval", 1));
 	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "times", 1));
 	ASSERT_EQ(0, bb_cfg_write(FAIL_AGAIN, "probability", 100));
-	EXPECT_EQ((int)n, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ((int)n, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	bb_cfg_write(FAIL_AGAIN, "probability", 0);
 	EXPECT_EQ(-EAGAIN, b.status[0]);
 	for (i = 1; i <= n; i++)
@@ -561,7 +548,7 @@ TEST_F(pnullb, no_poll_queues_falls_back)
 		SKIP(return, "null_blk has no poll_queues");
 	ASSERT_FALSE(bb_disk_polls(self->disk.dev));
 	spaced_slots(off, PN_ENTRIES);
-	EXPECT_EQ(0, rw_check(&self->ring, self->ctx.fd, self->buf, off,
+	EXPECT_EQ(0, rw_check(&self->env.ring, self->env.ctx.fd, self->buf, off,
 			      PN_ENTRIES, 52, false, false));
 	if (polled >= 0)
 		EXPECT_EQ(0, polled_bios() - polled);
@@ -581,7 +568,7 @@ TEST_F(pnullb, io_error_polled)
 	for (i = 0; i < 16; i++)
 		blkbatch_batch_add_read(&b, self->buf + i * SZ_4K, SZ_4K,
 					(__u64)i * 2 * SZ_4K);
-	EXPECT_EQ(15, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(15, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	for (i = 0; i < 16; i++)
 		EXPECT_EQ(i == 5 ? -EIO : (__s32)SZ_4K, b.status[i])
 			TH_LOG("entry %u", i);
@@ -617,7 +604,7 @@ TEST_F_TIMEOUT(pnullb, killed_with_polled_batches, 120)
 		}
 		/* never reaped: their polled bios wait for us to poll */
 		for (i = 0; i < 8; i++)
-			if (blkbatch_submit(&self->ring, self->ctx.fd, &b[i],
+			if (blkbatch_submit(&self->env.ring, self->env.ctx.fd, &b[i],
 					    i))
 				_exit(3);
 		for (;;)
@@ -680,7 +667,7 @@ TEST_F_TIMEOUT(pnullb, exec_with_polled_batches, 120)
 			_exit(2);
 		for (i = 0; i < 8; i++)
 			if (spaced_reads(&b[i], self->buf, PN_ENTRIES / 8) ||
-			    blkbatch_submit(&r, self->ctx.fd, &b[i], i))
+			    blkbatch_submit(&r, self->env.ctx.fd, &b[i], i))
 				_exit(3);
 		execl("/bin/true", "true", (char *)NULL);
 		_exit(4);
@@ -720,7 +707,7 @@ TEST_F_TIMEOUT(pnullb, sqpoll_iopoll_killed, 120)
 		for (i = 0; ; i = (i + 1) % 8) {
 			while (blkbatch_peek(&r, &cqe) == 0)
 				;
-			blkbatch_submit(&r, self->ctx.fd, &b[i], i);
+			blkbatch_submit(&r, self->env.ctx.fd, &b[i], i);
 		}
 	}
 	bb_sleep_ms(500);

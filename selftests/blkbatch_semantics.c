@@ -18,39 +18,32 @@
 #include "blkbatch_test.h"
 
 /* NVMe regions: after the ones blkbatch_io.c uses (up to 25 * 16 MiB). */
-#define REGION(n)		((__u64)(n) * 16 * SZ_1M)
-#define REGION_GROUP		REGION(26)
-#define REGION_VEC		REGION(27)
-#define REGION_FIXED		REGION(28)
-#define REGION_SYNC		REGION(29)
-#define REGION_RINGS		REGION(30)
-#define REGION_NTH		REGION(31)
+/* BB_RG_SEM's regions: BB_REGION(26) .. BB_REGION(31). */
+#define REGION_GROUP		BB_REGION(26)
+#define REGION_VEC		BB_REGION(27)
+#define REGION_FIXED		BB_REGION(28)
+#define REGION_SYNC		BB_REGION(29)
+#define REGION_RINGS		BB_REGION(30)
+#define REGION_NTH		BB_REGION(31)
 #define NR_LOG			64
 #define ST_POISON		((__s32)0x5a5a5a5a)
 
 FIXTURE(sem) {
-	struct bb_ctx ctx;
-	struct blkbatch_ring ring;
-	bool ring_ok;
-	__u32 lbs;
+	struct bb_env env;
 };
 
 FIXTURE_SETUP(sem)
 {
+	bb_env_init(&self->env);
 	if (!bb_disk())
 		SKIP(return, "BLKBATCH_DISK not set");
-	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
-	self->lbs = self->ctx.info.logical_block_size;
-	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, BB_RING_DEPTH,
-					BLKBATCH_RING_CQE32));
-	self->ring_ok = true;
+	ASSERT_EQ(0, bb_env_setup(&self->env, BB_RING_DEPTH,
+				  BLKBATCH_RING_CQE32));
 }
 
 FIXTURE_TEARDOWN(sem)
 {
-	if (self->ring_ok)
-		blkbatch_ring_exit(&self->ring);
-	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	EXPECT_EQ(0, bb_env_teardown(&self->env));
 }
 
 /* Read @len at @off through blkbatch and compare with pattern @seed. */
@@ -118,7 +111,7 @@ static void check_group_commit(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, buf);
 	bb_fill(buf, len, off, seed);
-	EXPECT_EQ(NR_LOG + 4, group_commit(r, self->ctx.fd, sqe_flags, buf,
+	EXPECT_EQ(NR_LOG + 4, group_commit(r, self->env.ctx.fd, sqe_flags, buf,
 					   off, st));
 	for (i = 0; i < NR_LOG; i++)
 		EXPECT_EQ((__s32)SZ_4K, st[i]) TH_LOG("record %u", i);
@@ -126,19 +119,19 @@ static void check_group_commit(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, st[NR_LOG + 1]);
 	EXPECT_EQ(0, st[NR_LOG + 2]);
 	EXPECT_EQ((__s32)SZ_4K, st[NR_LOG + 3]);
-	EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd, off, len, seed));
+	EXPECT_EQ(-1, read_check(&self->env.ring, self->env.ctx.fd, off, len, seed));
 	bb_free(buf, len);
 }
 
 TEST_F(sem, group_commit)
 {
-	check_group_commit(_metadata, self, &self->ring, 0, REGION_GROUP, 1);
+	check_group_commit(_metadata, self, &self->env.ring, 0, REGION_GROUP, 1);
 }
 
 /* Later segments are issued from task work: also from io-wq and SQPOLL. */
 TEST_F(sem, group_commit_iosqe_async)
 {
-	check_group_commit(_metadata, self, &self->ring, IOSQE_ASYNC,
+	check_group_commit(_metadata, self, &self->env.ring, IOSQE_ASYNC,
 			   REGION_RINGS, 2);
 }
 
@@ -169,7 +162,7 @@ TEST_F(sem, barrier_edges)
 	blkbatch_batch_add_barrier(&b);
 	blkbatch_batch_add_read(&b, buf, 2 * SZ_4K, REGION_GROUP + SZ_1M);
 	blkbatch_batch_add_barrier(&b);
-	EXPECT_EQ(6, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(6, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ(0, st[0]);
 	EXPECT_EQ((__s32)(2 * SZ_4K), st[1]);
 	EXPECT_EQ(0, st[3]);
@@ -178,7 +171,7 @@ TEST_F(sem, barrier_edges)
 	EXPECT_EQ(-1, bb_check(buf, 2 * SZ_4K, REGION_GROUP + SZ_1M, 4));
 	/* the synchronous path walks the segments itself */
 	st[4] = ST_POISON;
-	EXPECT_EQ(6, blkbatch_run_sync(self->ctx.fd, &b));
+	EXPECT_EQ(6, blkbatch_run_sync(self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)(2 * SZ_4K), st[4]);
 	bb_free(buf, 2 * SZ_4K);
 }
@@ -202,8 +195,8 @@ TEST_F(sem, abort_stops_at_barrier)
 		blkbatch_batch_add_barrier(&b);
 		blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_GROUP);
 		blkbatch_batch_add_flush(&b);
-		EXPECT_EQ(mode ? 0 : 3, blkbatch_run(&self->ring,
-						     self->ctx.fd, &b));
+		EXPECT_EQ(mode ? 0 : 3, blkbatch_run(&self->env.ring,
+						     self->env.ctx.fd, &b));
 		EXPECT_EQ(-EFAULT, st[0]);
 		EXPECT_EQ(mode ? -ECANCELED : 0, st[1]);
 		EXPECT_EQ(mode ? -ECANCELED : (__s32)SZ_4K, st[2]);
@@ -217,8 +210,8 @@ TEST_F(sem, abort_stops_at_barrier)
 /* More iovecs than fit on the kernel's stack, and the most allowed. */
 TEST_F(sem, vectored_many)
 {
-	unsigned int nv = self->ctx.info.max_vecs, i;
-	size_t len = (size_t)nv * self->lbs;
+	unsigned int nv = self->env.ctx.info.max_vecs, i;
+	size_t len = (size_t)nv * self->env.lbs;
 	struct iovec *iov = calloc(nv, sizeof(*iov));
 	struct blkbatch_entry ent[2];
 	struct blkbatch_batch b;
@@ -231,23 +224,23 @@ TEST_F(sem, vectored_many)
 	bb_fill(buf, len, REGION_VEC, 5);
 	/* backwards: block i of the disk comes from piece nv - 1 - i */
 	for (i = 0; i < nv; i++) {
-		iov[i].iov_base = buf + (size_t)(nv - 1 - i) * self->lbs;
-		iov[i].iov_len = self->lbs;
+		iov[i].iov_base = buf + (size_t)(nv - 1 - i) * self->env.lbs;
+		iov[i].iov_len = self->env.lbs;
 	}
 	blkbatch_batch_init(&b, ent, st, 2);
 	ASSERT_EQ(0, blkbatch_batch_add_writev(&b, iov, nv, REGION_VEC, 0));
 	ASSERT_EQ(1, blkbatch_batch_add_writev(&b, iov, 9,
 					       REGION_VEC + len, 0));
-	ASSERT_EQ(2, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	ASSERT_EQ(2, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)len, st[0]);
-	EXPECT_EQ((__s32)(9 * self->lbs), st[1]);
+	EXPECT_EQ((__s32)(9 * self->env.lbs), st[1]);
 	memset(buf, 0, len);
-	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->ring, self->ctx.fd,
+	ASSERT_EQ((ssize_t)len, blkbatch_pread(&self->env.ring, self->env.ctx.fd,
 					       buf, len, REGION_VEC));
 	for (i = 0; i < nv; i++)
-		ASSERT_EQ(-1, bb_check(buf + (size_t)i * self->lbs, self->lbs,
+		ASSERT_EQ(-1, bb_check(buf + (size_t)i * self->env.lbs, self->env.lbs,
 				       REGION_VEC +
-				       (size_t)(nv - 1 - i) * self->lbs, 5))
+				       (size_t)(nv - 1 - i) * self->env.lbs, 5))
 			TH_LOG("block %u", i);
 	free(iov);
 	bb_free(buf, len);
@@ -269,8 +262,8 @@ TEST_F(sem, vectored_bad_iovecs)
 	iov[0] = (struct iovec){ buf, SZ_4K };
 	iov[1] = (struct iovec){ buf + SZ_4K, SZ_4K };
 	/* lengths that add up, but a piece is not a block multiple */
-	odd[0] = (struct iovec){ buf, SZ_4K - 512 + self->lbs / 2 };
-	odd[1] = (struct iovec){ buf + SZ_4K, SZ_4K + 512 - self->lbs / 2 };
+	odd[0] = (struct iovec){ buf, SZ_4K - 512 + self->env.lbs / 2 };
+	odd[1] = (struct iovec){ buf + SZ_4K, SZ_4K + 512 - self->env.lbs / 2 };
 	unaligned[0] = (struct iovec){ buf + 1, 2 * SZ_4K };
 	blkbatch_batch_init(&b, ent, st, 4);
 	blkbatch_batch_add_readv(&b, iov, 2, REGION_VEC);
@@ -278,12 +271,12 @@ TEST_F(sem, vectored_bad_iovecs)
 	ent[1].addr = (uintptr_t)bb_unmapped_addr();
 	blkbatch_batch_add_readv(&b, odd, 2, REGION_VEC);
 	blkbatch_batch_add_readv(&b, unaligned, 1, REGION_VEC);
-	blkbatch_run(&self->ring, self->ctx.fd, &b);
+	blkbatch_run(&self->env.ring, self->env.ctx.fd, &b);
 	EXPECT_EQ((__s32)(2 * SZ_4K), st[0]);
 	EXPECT_EQ(-EFAULT, st[1]);
 	EXPECT_EQ(-EINVAL, st[2]);
 	/* a base off the DMA alignment, where the device has one */
-	EXPECT_EQ(self->ctx.info.dma_alignment > 1 ? -EINVAL : (__s32)(2 * SZ_4K),
+	EXPECT_EQ(self->env.ctx.info.dma_alignment > 1 ? -EINVAL : (__s32)(2 * SZ_4K),
 		  st[3]);
 	bb_free(buf, 4 * SZ_4K);
 }
@@ -313,10 +306,10 @@ TEST_F(sem, vectored_zero_length_and_beyond_len)
 	blkbatch_batch_add_writev(&b, beyond, 2, REGION_VEC + 2 * SZ_1M, 0);
 	ent[1].len = SZ_4K;
 	blkbatch_batch_add_barrier(&b);
-	EXPECT_EQ(2, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(2, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	EXPECT_EQ((__s32)(2 * SZ_4K), st[0]);
 	EXPECT_EQ(-EINVAL, st[1]);
-	EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd, REGION_VEC + SZ_1M,
+	EXPECT_EQ(-1, read_check(&self->env.ring, self->env.ctx.fd, REGION_VEC + SZ_1M,
 				 2 * SZ_4K, 7));
 	bb_free(buf, 4 * SZ_4K);
 }
@@ -444,7 +437,7 @@ TEST_F(sem, vectored_after_barrier_every_wait)
 	ASSERT_EQ(0, bb_ring_init(&ring, 0));
 	for (mode = 0; mode < WAIT_MODES; mode++)
 		for (round = 0; round < 16; round++)
-			vec_after_barrier(_metadata, &ring, self->ctx.fd, buf,
+			vec_after_barrier(_metadata, &ring, self->env.ctx.fd, buf,
 					  REGION_VEC + 8 * SZ_1M +
 					  round * 4 * VB_LEN, mode, round);
 	io_uring_queue_exit(&ring);
@@ -478,7 +471,7 @@ TEST_F(sem, fixed_buffer_bounds)
 	ASSERT_NE(NULL, buf);
 	reg[0] = (struct iovec){ buf, len };
 	reg[1] = (struct iovec){ buf + len, len };
-	ASSERT_EQ(0, io_uring_register_buffers(&self->ring.ring, reg, 2));
+	ASSERT_EQ(0, io_uring_register_buffers(&self->env.ring.ring, reg, 2));
 	bb_fill(buf + len, len, REGION_FIXED, 6);
 
 	/* the second buffer, written across a barrier, read back */
@@ -486,7 +479,7 @@ TEST_F(sem, fixed_buffer_bounds)
 	blkbatch_batch_add_write(&b, buf + len, len, REGION_FIXED, 0);
 	blkbatch_batch_add_barrier(&b);
 	blkbatch_batch_add_read(&b, buf + len, len, REGION_FIXED);
-	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 1, &r));
 	EXPECT_EQ(3, r.res);
 	EXPECT_EQ((__s32)len, st[2]);
 	EXPECT_EQ(-1, bb_check(buf + len, len, REGION_FIXED, 6));
@@ -495,7 +488,7 @@ TEST_F(sem, fixed_buffer_bounds)
 	blkbatch_batch_init(&b, ent, st, 2);
 	blkbatch_batch_add_read(&b, buf + len, SZ_4K, REGION_FIXED);
 	blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_FIXED);
-	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 1, &r));
 	EXPECT_EQ(-EFAULT, r.res);
 	EXPECT_EQ(1U, r.res2);
 
@@ -503,16 +496,16 @@ TEST_F(sem, fixed_buffer_bounds)
 	blkbatch_batch_init(&b, ent, st, 1);
 	blkbatch_batch_add_read(&b, buf + 2 * len - SZ_4K, 2 * SZ_4K,
 				REGION_FIXED);
-	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+	ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 1, &r));
 	EXPECT_EQ(-EFAULT, r.res);
 	EXPECT_EQ(0U, r.res2);
 
 	/* inside, but not aligned for DMA */
-	if (self->ctx.info.dma_alignment > 1) {
+	if (self->env.ctx.info.dma_alignment > 1) {
 		blkbatch_batch_init(&b, ent, st, 1);
 		blkbatch_batch_add_read(&b, buf + len + 1, SZ_4K,
 					REGION_FIXED);
-		ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+		ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 1, &r));
 		EXPECT_EQ(-EINVAL, r.res);
 	}
 
@@ -521,13 +514,13 @@ TEST_F(sem, fixed_buffer_bounds)
 	 * no multiple of the block size: its pieces are not block multiples
 	 * (direct I/O on the block device refuses such a buffer too).
 	 */
-	if (self->ctx.info.dma_alignment < self->lbs) {
+	if (self->env.ctx.info.dma_alignment < self->env.lbs) {
 		blkbatch_batch_init(&b, ent, st, 2);
 		blkbatch_batch_add_read(&b, buf + len, SZ_4K, REGION_FIXED);
 		blkbatch_batch_add_read(&b, buf + len +
-					self->ctx.info.dma_alignment, SZ_4K,
+					self->env.ctx.info.dma_alignment, SZ_4K,
 					REGION_FIXED);
-		ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 1, &r));
+		ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 1, &r));
 		EXPECT_EQ(-EINVAL, r.res);
 		EXPECT_EQ(1U, r.res2);
 	}
@@ -535,16 +528,16 @@ TEST_F(sem, fixed_buffer_bounds)
 	/* no registered iovec arrays */
 	blkbatch_batch_init(&b, ent, st, 1);
 	blkbatch_batch_add_readv(&b, reg, 1, REGION_FIXED);
-	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 0, &r));
+	ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 0, &r));
 	EXPECT_EQ(-EINVAL, r.res);
 
 	/* a buffer index that is not registered: io_uring says -EFAULT */
 	blkbatch_batch_init(&b, ent, st, 1);
 	blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_FIXED);
-	ASSERT_EQ(0, run_fixed(&self->ring, self->ctx.fd, &b, 2, &r));
+	ASSERT_EQ(0, run_fixed(&self->env.ring, self->env.ctx.fd, &b, 2, &r));
 	EXPECT_EQ(-EFAULT, r.res);
 
-	ASSERT_EQ(0, io_uring_unregister_buffers(&self->ring.ring));
+	ASSERT_EQ(0, io_uring_unregister_buffers(&self->env.ring.ring));
 	bb_free(buf, 2 * len);
 }
 
@@ -584,7 +577,7 @@ TEST_F(sem, page_cache_coherent)
 	bb_fill(a, len, off, 70);
 	ASSERT_EQ(0, raw_buffered(true, a, len, off));
 	bb_fill(b, len, off, 71);
-	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->ring, self->ctx.fd, b,
+	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->env.ring, self->env.ctx.fd, b,
 						len, off));
 	fd = open(bb_disk(), O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
@@ -597,23 +590,23 @@ TEST_F(sem, page_cache_coherent)
 	ASSERT_EQ(0, raw_buffered(false, a, len, off));
 	EXPECT_EQ(-1, bb_check(a, len, off, 71));
 	bb_fill(b, len, off, 72);
-	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->ring, self->ctx.fd, b,
+	ASSERT_EQ((ssize_t)len, blkbatch_pwrite(&self->env.ring, self->env.ctx.fd, b,
 						len, off));
 	ASSERT_EQ(0, raw_buffered(false, a, len, off));
 	EXPECT_EQ(-1, bb_check(a, len, off, 72));
 
-	if (self->ctx.info.features & BLKBATCH_F_WRITE_ZEROES) {
+	if (self->env.ctx.info.features & BLKBATCH_F_WRITE_ZEROES) {
 		struct blkbatch_entry ent[1];
 		struct blkbatch_batch bt;
 		__s32 st[1];
 
 		blkbatch_batch_init(&bt, ent, st, 1);
 		blkbatch_batch_add_write_zeroes(&bt, off, len);
-		EXPECT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &bt));
+		EXPECT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &bt));
 		ASSERT_EQ(0, raw_buffered(false, a, len, off));
 		EXPECT_TRUE(bb_all_bytes(a, len, 0));
 	}
-	if (self->ctx.info.features & BLKBATCH_F_DISCARD) {
+	if (self->env.ctx.info.features & BLKBATCH_F_DISCARD) {
 		struct blkbatch_entry ent[1];
 		struct blkbatch_batch bt;
 		__s32 st[1];
@@ -622,7 +615,7 @@ TEST_F(sem, page_cache_coherent)
 		ASSERT_EQ(0, raw_buffered(false, a, len, off));
 		blkbatch_batch_init(&bt, ent, st, 1);
 		blkbatch_batch_add_discard(&bt, off, len);
-		EXPECT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &bt));
+		EXPECT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &bt));
 		ASSERT_EQ(0, raw_buffered(false, a, len, off));
 		ASSERT_EQ(0, bb_disk_io(false, b, len, off));
 		EXPECT_EQ(0, memcmp(a, b, len));
@@ -683,7 +676,7 @@ static int nvme_ctrl_dir(char *path, size_t len)
 
 TEST_F_TIMEOUT(sem, nvme_reset_under_load, 300)
 {
-	struct reset_load l = { .ring = &self->ring, .fd = self->ctx.fd };
+	struct reset_load l = { .ring = &self->env.ring, .fd = self->env.ctx.fd };
 	struct blkbatch_entry ent[1];
 	struct blkbatch_batch b;
 	char path[96];
@@ -717,7 +710,7 @@ TEST_F_TIMEOUT(sem, nvme_reset_under_load, 300)
 	/* and the device works afterwards */
 	blkbatch_batch_init(&b, ent, st, 1);
 	blkbatch_batch_add_read(&b, l.buf, SZ_4K, REGION_RINGS);
-	EXPECT_EQ(1, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(1, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	bb_free(l.buf, RESET_ENTRIES * SZ_4K);
 }
 
@@ -735,21 +728,21 @@ TEST_F(sem, sync_ioctl_errors)
 	cmd.entries = (uintptr_t)ent;
 
 	cmd.nr = 0;
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
 	EXPECT_EQ(EINVAL, errno);
-	cmd.nr = self->ctx.info.max_entries + 1;
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	cmd.nr = self->env.ctx.info.max_entries + 1;
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
 	EXPECT_EQ(E2BIG, errno);
 	cmd.nr = 2;
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
 	EXPECT_EQ(EINVAL, errno);
 	cmd.nr = 1;
 	cmd.rsvd[6] = 1;
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
 	EXPECT_EQ(EINVAL, errno);
 	cmd.rsvd[6] = 0;
-	EXPECT_EQ(1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
-	EXPECT_EQ(-1, ioctl(self->ctx.fd, BLKBATCH_IOC_SUBMIT,
+	EXPECT_EQ(1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT, &cmd));
+	EXPECT_EQ(-1, ioctl(self->env.ctx.fd, BLKBATCH_IOC_SUBMIT,
 			    bb_unmapped_addr()));
 	EXPECT_EQ(EFAULT, errno);
 	bb_free(buf, SZ_4K);
@@ -761,7 +754,7 @@ TEST_F(sem, sync_ioctl_rdonly_fd)
 	struct blkbatch_entry ent[1];
 	struct blkbatch_cmd cmd = { };
 	char *buf = bb_alloc(SZ_4K);
-	int fd = bb_open_index(self->ctx.index, O_RDONLY);
+	int fd = bb_open_index(self->env.ctx.index, O_RDONLY);
 
 	ASSERT_NE(NULL, buf);
 	ASSERT_LE(0, fd);
@@ -886,7 +879,7 @@ TEST_F_TIMEOUT(sem, fail_nth_sync, 600)
 	for (n = 1; n < NTH_MAX; n++) {
 		memset(st, 0x5a, sizeof(st));
 		ASSERT_EQ(0, fail_nth_set(nth, n));
-		res = blkbatch_run_sync(self->ctx.fd, &b);
+		res = blkbatch_run_sync(self->env.ctx.fd, &b);
 		if (!fail_nth_hit(nth)) {
 			fail_nth_set(nth, 0);
 			EXPECT_EQ(NTH_ENTRIES, res);
@@ -907,7 +900,7 @@ TEST_F_TIMEOUT(sem, fail_nth_sync, 600)
 TEST_F_TIMEOUT(sem, fail_nth_uring, 600)
 {
 	struct blkbatch_entry ent[NTH_ENTRIES];
-	struct io_uring *ring = &self->ring.ring;
+	struct io_uring *ring = &self->env.ring.ring;
 	struct io_uring_sqe *sqe;
 	struct blkbatch_batch b;
 	struct iovec iov[10];
@@ -927,7 +920,7 @@ TEST_F_TIMEOUT(sem, fail_nth_uring, 600)
 		memset(st, 0x5a, sizeof(st));
 		sqe = io_uring_get_sqe(ring);
 		ASSERT_NE(NULL, sqe);
-		blkbatch_prep_submit(sqe, self->ctx.fd, &b);
+		blkbatch_prep_submit(sqe, self->env.ctx.fd, &b);
 		/* only the submission runs with the fault armed */
 		ASSERT_EQ(0, fail_nth_set(nth, n));
 		ret = io_uring_submit(ring);
@@ -990,11 +983,9 @@ static long nullb_inflight(const struct bb_slow_disk *d)
 }
 
 FIXTURE(nullb) {
+	struct bb_env env;	/* on the null_blk disk */
 	struct bb_slow_disk disk;
 	bool disk_ok;
-	struct bb_ctx ctx;
-	struct blkbatch_ring ring;
-	bool ring_ok;
 	char *buf;
 	long reads0;	/* reads the disk had done before the test */
 };
@@ -1004,21 +995,18 @@ FIXTURE(nullb) {
 
 FIXTURE_SETUP(nullb)
 {
-	self->ctx.fd = -1;
+	bb_env_init(&self->env);
 	if (access(BB_NULLB_CFG, F_OK))
 		SKIP(return, "no configfs null_blk");
 	self->buf = bb_alloc(NB_BUF);
 	ASSERT_NE(NULL, self->buf);
-	ASSERT_EQ(0, blkbatch_ring_init(&self->ring, BB_RING_DEPTH,
-					BLKBATCH_RING_CQE32));
-	self->ring_ok = true;
+	ASSERT_EQ(0, bb_env_ring(&self->env, BB_RING_DEPTH,
+				 BLKBATCH_RING_CQE32));
 }
 
 FIXTURE_TEARDOWN(nullb)
 {
-	if (self->ring_ok)
-		blkbatch_ring_exit(&self->ring);
-	EXPECT_EQ(0, bb_ctx_teardown(&self->ctx));
+	EXPECT_EQ(0, bb_env_teardown(&self->env));
 	if (self->disk_ok)
 		bb_slow_disk_destroy(&self->disk);
 	bb_free(self->buf, NB_BUF);
@@ -1031,8 +1019,7 @@ static void nullb_up(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, bb_nullb_create(&self->disk, "bbsem", o));
 	self->disk_ok = true;
-	self->ctx.disk = self->disk.dev;
-	ASSERT_EQ(0, bb_ctx_setup(&self->ctx, 0, O_RDWR));
+	ASSERT_EQ(0, bb_env_attach(&self->env, self->disk.dev));
 	/* the partition scan of a new disk must not count as ours */
 	for (i = 0; i < 3000 && nullb_inflight(&self->disk); i++)
 		bb_sleep_ms(10);
@@ -1050,9 +1037,9 @@ TEST_F(nullb, op_not_supported_per_entry)
 	int mode;
 
 	nullb_up(_metadata, self, &o);
-	EXPECT_FALSE(!!(self->ctx.info.features & BLKBATCH_F_DISCARD));
-	EXPECT_FALSE(!!(self->ctx.info.features & BLKBATCH_F_WRITE_ZEROES));
-	EXPECT_EQ(0U, self->ctx.info.max_discard_bytes);
+	EXPECT_FALSE(!!(self->env.ctx.info.features & BLKBATCH_F_DISCARD));
+	EXPECT_FALSE(!!(self->env.ctx.info.features & BLKBATCH_F_WRITE_ZEROES));
+	EXPECT_EQ(0U, self->env.ctx.info.max_discard_bytes);
 	for (mode = 0; mode < 2; mode++) {
 		blkbatch_batch_init(&b, ent, st, 4);
 		b.flags = mode ? BLKBATCH_CMD_F_ABORT_ON_ERROR : 0;
@@ -1060,8 +1047,8 @@ TEST_F(nullb, op_not_supported_per_entry)
 		blkbatch_batch_add_discard(&b, SZ_1M, SZ_1M);
 		blkbatch_batch_add_write_zeroes(&b, 2 * SZ_1M, SZ_1M);
 		blkbatch_batch_add_read(&b, self->buf, SZ_4K, 0);
-		EXPECT_EQ(mode ? 1 : 2, blkbatch_run(&self->ring,
-						     self->ctx.fd, &b));
+		EXPECT_EQ(mode ? 1 : 2, blkbatch_run(&self->env.ring,
+						     self->env.ctx.fd, &b));
 		EXPECT_EQ((__s32)SZ_4K, st[0]);
 		EXPECT_EQ(-EOPNOTSUPP, st[1]);
 		EXPECT_EQ(mode ? -ECANCELED : -EOPNOTSUPP, st[2]);
@@ -1092,13 +1079,13 @@ TEST_F_TIMEOUT(nullb, barrier_defers_next_segment, 120)
 			blkbatch_batch_add_read(&b, self->buf + i * SZ_4K,
 						SZ_4K, (__u64)i * NB_GAP);
 	}
-	sqe = io_uring_get_sqe(&self->ring.ring);
+	sqe = io_uring_get_sqe(&self->env.ring.ring);
 	ASSERT_NE(NULL, sqe);
-	blkbatch_prep_submit(sqe, self->ctx.fd, &b);
-	ASSERT_EQ(1, io_uring_submit(&self->ring.ring));
+	blkbatch_prep_submit(sqe, self->env.ctx.fd, &b);
+	ASSERT_EQ(1, io_uring_submit(&self->env.ring.ring));
 	EXPECT_EQ(8, nullb_inflight(&self->disk));
-	EXPECT_EQ(-EAGAIN, blkbatch_peek(&self->ring, &cqe));
-	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	EXPECT_EQ(-EAGAIN, blkbatch_peek(&self->env.ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 	EXPECT_EQ(17, cqe.res);
 	EXPECT_EQ(16, bb_disk_reads(&self->disk) - self->reads0);
 }
@@ -1122,7 +1109,7 @@ TEST_F(nullb, barrier_orders_on_slow_disk)
 		blkbatch_batch_add_write(&b, w, SZ_64K, 0, 0);
 		blkbatch_batch_add_barrier(&b);
 		blkbatch_batch_add_read(&b, r, SZ_64K, 0);
-		ASSERT_EQ(3, blkbatch_run(&self->ring, self->ctx.fd, &b));
+		ASSERT_EQ(3, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 		ASSERT_EQ(-1, bb_check(r, SZ_64K, 0, 40 + i)) TH_LOG("%u", i);
 	}
 }
@@ -1151,11 +1138,11 @@ TEST_F_TIMEOUT(nullb, read_only_between_segments, 120)
 	blkbatch_batch_add_barrier(&b);
 	blkbatch_batch_add_write(&b, self->buf + SZ_4K, SZ_4K, NB_GAP, 0);
 	blkbatch_batch_add_flush(&b);
-	blkbatch_prep_submit(io_uring_get_sqe(&self->ring.ring), self->ctx.fd,
+	blkbatch_prep_submit(io_uring_get_sqe(&self->env.ring.ring), self->env.ctx.fd,
 			     &b);
-	ASSERT_EQ(1, io_uring_submit(&self->ring.ring));
+	ASSERT_EQ(1, io_uring_submit(&self->env.ring.ring));
 	ASSERT_EQ(0, ioctl(raw, BLKROSET, &one));
-	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 	EXPECT_EQ(0, ioctl(raw, BLKROSET, &zero));
 	EXPECT_EQ(3, cqe.res);
 	EXPECT_EQ((__s32)SZ_4K, st[0]);
@@ -1164,7 +1151,7 @@ TEST_F_TIMEOUT(nullb, read_only_between_segments, 120)
 	EXPECT_EQ(0, st[3]);
 	/* nothing reached the disk: it still reads as zeros */
 	memset(self->buf, 0xa5, SZ_4K);
-	EXPECT_EQ((ssize_t)SZ_4K, blkbatch_pread(&self->ring, self->ctx.fd,
+	EXPECT_EQ((ssize_t)SZ_4K, blkbatch_pread(&self->env.ring, self->env.ctx.fd,
 						 self->buf, SZ_4K, NB_GAP));
 	EXPECT_TRUE(bb_all_bytes(self->buf, SZ_4K, 0));
 	close(raw);
@@ -1202,8 +1189,8 @@ TEST_F(nullb, io_error_on_one_entry)
 		bb_fill(self->buf + 8 * SZ_4K, SZ_4K, 8 * NB_GAP, seed);
 		blkbatch_batch_add_write(&b, self->buf + 8 * SZ_4K, SZ_4K,
 					 8 * NB_GAP, 0);
-		EXPECT_EQ(mode ? 7 : 9, blkbatch_run(&self->ring,
-						     self->ctx.fd, &b));
+		EXPECT_EQ(mode ? 7 : 9, blkbatch_run(&self->env.ring,
+						     self->env.ctx.fd, &b));
 		for (i = 0; i < 8; i++)
 			EXPECT_EQ(i == 3 ? -EIO : (__s32)SZ_4K, st[i])
 				TH_LOG("mode %d entry %u", mode, i);
@@ -1219,7 +1206,7 @@ TEST_F(nullb, io_error_on_one_entry)
 
 			if (i == 3 || (mode && i == 8))
 				continue;
-			bad = read_check(&self->ring, self->ctx.fd,
+			bad = read_check(&self->env.ring, self->env.ctx.fd,
 					 i * NB_GAP, SZ_4K, seed);
 			EXPECT_EQ(-1, bad) TH_LOG("mode %d entry %u", mode, i);
 		}
@@ -1260,13 +1247,13 @@ TEST_F(nullb, fail_make_request)
 		blkbatch_batch_add_write(&b, self->buf + i * SZ_4K, SZ_4K,
 					 i * NB_GAP, 0);
 	}
-	EXPECT_EQ(7, blkbatch_run(&self->ring, self->ctx.fd, &b));
+	EXPECT_EQ(7, blkbatch_run(&self->env.ring, self->env.ctx.fd, &b));
 	bb_cfg_write(path, "make-it-fail", 0);
 	bb_cfg_write(fmr, "probability", 0);
 	for (i = 0; i < 8; i++) {
 		EXPECT_EQ(i == k ? -EIO : (__s32)SZ_4K, st[i]) TH_LOG("%u", i);
 		if (i != k)
-			EXPECT_EQ(-1, read_check(&self->ring, self->ctx.fd,
+			EXPECT_EQ(-1, read_check(&self->env.ring, self->env.ctx.fd,
 						 i * NB_GAP, SZ_4K, 60));
 	}
 }
@@ -1293,7 +1280,7 @@ TEST_F_TIMEOUT(nullb, sync_submitter_killed, 120)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		_exit(blkbatch_run_sync(self->ctx.fd, &b) == 8 ? 0 : 1);
+		_exit(blkbatch_run_sync(self->env.ctx.fd, &b) == 8 ? 0 : 1);
 	/* wait until the child's bios are in flight, then kill it */
 	for (i = 0; i < 500 && nullb_inflight(&self->disk) < 8; i++)
 		bb_sleep_ms(10);
@@ -1336,7 +1323,7 @@ TEST_F_TIMEOUT(nullb, sync_kill_race, 300)
 		ASSERT_LE(0, pid);
 		if (!pid)
 			for (;;)
-				blkbatch_run_sync(self->ctx.fd, &b);
+				blkbatch_run_sync(self->env.ctx.fd, &b);
 		bb_sleep_ms(1 + rand() % 20);
 		kill(pid, SIGKILL);
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -1361,13 +1348,13 @@ TEST_F_TIMEOUT(nullb, wait_interrupted_by_signal, 120)
 	blkbatch_batch_init(&b, ent, st, 2);
 	blkbatch_batch_add_read(&b, self->buf, SZ_4K, 0);
 	blkbatch_batch_add_read(&b, self->buf + SZ_4K, SZ_4K, NB_GAP);
-	sqe = io_uring_get_sqe(&self->ring.ring);
+	sqe = io_uring_get_sqe(&self->env.ring.ring);
 	ASSERT_NE(NULL, sqe);
-	blkbatch_prep_submit(sqe, self->ctx.fd, &b);
-	ASSERT_EQ(1, io_uring_submit(&self->ring.ring));
+	blkbatch_prep_submit(sqe, self->env.ctx.fd, &b);
+	ASSERT_EQ(1, io_uring_submit(&self->env.ring.ring));
 	ualarm(100000, 0);
-	EXPECT_EQ(-EINTR, blkbatch_wait(&self->ring, &cqe));
-	ASSERT_EQ(0, blkbatch_wait(&self->ring, &cqe));
+	EXPECT_EQ(-EINTR, blkbatch_wait(&self->env.ring, &cqe));
+	ASSERT_EQ(0, blkbatch_wait(&self->env.ring, &cqe));
 	EXPECT_EQ(2, cqe.res);
 }
 
@@ -1387,7 +1374,7 @@ TEST_F_TIMEOUT(nullb, sync_ignores_plain_signals, 120)
 	blkbatch_batch_add_barrier(&b);
 	blkbatch_batch_add_read(&b, self->buf, SZ_4K, NB_GAP);
 	ualarm(100000, 100000);
-	EXPECT_EQ(3, blkbatch_run_sync(self->ctx.fd, &b));
+	EXPECT_EQ(3, blkbatch_run_sync(self->env.ctx.fd, &b));
 	ualarm(0, 0);
 	EXPECT_EQ((__s32)SZ_4K, st[2]);
 }

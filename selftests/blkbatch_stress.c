@@ -23,7 +23,7 @@
  * blkbatch_lifecycle.c 64 KiB at 400 MiB, blkbatch_semantics.c 416 MiB
  * on.  Ours lie in between, 401..415 MiB.
  */
-#define STRESS_BASE		(401ULL * SZ_1M)
+#define STRESS_BASE		(BB_REGION(BB_RG_STRESS) + SZ_1M)
 #define REGION_THREADS		STRESS_BASE			/* 2 MiB */
 #define REGION_REWRITE		(STRESS_BASE + 2 * SZ_1M)	/* 64 KiB */
 #define REGION_DEVICES		(STRESS_BASE + 3 * SZ_1M)	/* 512 KiB */

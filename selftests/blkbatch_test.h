@@ -65,6 +65,25 @@ _Static_assert(sizeof(struct io_uring_sqe) == 64, "liburing SQE size");
 #define SZ_64K			(64U << 10)
 #define SZ_1M			(1U << 20)
 
+/*
+ * The scratch disk (768 MiB in the VM) in 16 MiB regions, one table for
+ * every program, so that no two share blocks by accident.  A program
+ * names its own regions from its base; the ranges below are theirs.
+ */
+#define BB_REGION_SIZE		(16ULL * SZ_1M)
+#define BB_REGION(n)		((__u64)(n) * BB_REGION_SIZE)
+enum bb_region {
+	BB_RG_CTL	= 0,	/* blkbatch_ctl.c: 0 (and the demo) */
+	BB_RG_VALIDATE	= 1,	/* blkbatch_validate.c: 1 */
+	BB_RG_IO	= 2,	/* blkbatch_io.c: 2 .. 24 */
+	BB_RG_STRESS	= 25,	/* blkbatch_stress.c: 25 */
+	BB_RG_SEM	= 26,	/* blkbatch_semantics.c: 26 .. 31 */
+	BB_RG_POLL	= 32,	/* blkbatch_poll.c: 32 .. 38 */
+	BB_RG_VERIFY	= 40,	/* blkbatch_verify.c: 40, 41 */
+	BB_RG_COMPAT32	= 42,	/* blkbatch_compat32.c: 42 */
+	BB_RG_LIFECYCLE	= 43,	/* blkbatch_lifecycle.c: 43 */
+};
+
 /* A user address nothing is mapped at: mapped once, then unmapped. */
 static inline void *bb_unmapped_addr(void)
 {
@@ -363,6 +382,64 @@ static inline int bb_ctx_teardown(struct bb_ctx *c)
 	bb_ctx_close(c);
 	ret = bb_ctx_detach(c);
 	return ret ? ret : bb_quiescent();
+}
+
+/*
+ * What most fixtures hold: an attached disk with an open file, and a
+ * blkbatch ring.  One setup and one teardown for all of them.
+ */
+struct bb_env {
+	struct bb_ctx		ctx;
+	struct blkbatch_ring	ring;
+	bool			ring_ok;
+	__u32			lbs;
+};
+
+/* Before anything can fail: teardown then undoes only what was done. */
+static inline void bb_env_init(struct bb_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ctx.fd = -1;
+}
+
+static inline int bb_env_ring(struct bb_env *e, unsigned int depth,
+			      unsigned int ring_flags)
+{
+	int ret = blkbatch_ring_init(&e->ring, depth, ring_flags);
+
+	e->ring_ok = !ret;
+	return ret;
+}
+
+/* Attach @disk (NULL: BLKBATCH_DISK) read-write and open it. */
+static inline int bb_env_attach(struct bb_env *e, const char *disk)
+{
+	int ret;
+
+	e->ctx.disk = disk;
+	ret = bb_ctx_setup(&e->ctx, 0, O_RDWR);
+	if (!ret)
+		e->lbs = e->ctx.info.logical_block_size;
+	return ret;
+}
+
+/* The usual fixture: BLKBATCH_DISK and a ring of @depth with @ring_flags. */
+static inline int bb_env_setup(struct bb_env *e, unsigned int depth,
+			       unsigned int ring_flags)
+{
+	int ret;
+
+	bb_env_init(e);
+	ret = bb_env_attach(e, NULL);
+	return ret ? ret : bb_env_ring(e, depth, ring_flags);
+}
+
+static inline int bb_env_teardown(struct bb_env *e)
+{
+	if (e->ring_ok)
+		blkbatch_ring_exit(&e->ring);
+	e->ring_ok = false;
+	return bb_ctx_teardown(&e->ctx);
 }
 
 /*

@@ -12,10 +12,10 @@
 #define ST_POISON	0x5a5a5a5a
 #define BUF_LEN		SZ_1M
 /* Regions of the disk the tests here write; nothing else writes them. */
-#define REGION_NOISSUE	(16ULL * SZ_1M)
-#define REGION_FAULT	(20ULL * SZ_1M)
-#define REGION_MID	(24ULL * SZ_1M)
-#define REGION_ABORT	(28ULL * SZ_1M)
+#define REGION_NOISSUE	BB_REGION(BB_RG_VALIDATE)
+#define REGION_FAULT	(REGION_NOISSUE + 4 * SZ_1M)
+#define REGION_MID	(REGION_NOISSUE + 8 * SZ_1M)
+#define REGION_ABORT	(REGION_NOISSUE + 12 * SZ_1M)
 
 FIXTURE(validate) {
 	struct bb_ctx ctx;

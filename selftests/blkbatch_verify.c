@@ -37,7 +37,7 @@
 #endif
 
 /* Our scratch region: 256..288 MiB of the 768 MiB VM disk. */
-#define VR_BASE		(256ULL * SZ_1M)
+#define VR_BASE		BB_REGION(BB_RG_VERIFY)
 #define VR_SIZE		(32ULL * SZ_1M)
 #define VR_CHUNK	SZ_1M		/* raw disk I/O unit: init, checks */
 #define VR_MAX_NR	256		/* the "sometimes bigger" batches */
