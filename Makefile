@@ -55,6 +55,7 @@ selftests: userlib
 # kernel to build.
 demo: deps userlib
 	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
+	$(MAKE) -C bench
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
 # The same kernel as the demo; about 15 minutes of VM time. Results in

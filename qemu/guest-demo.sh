@@ -7,19 +7,17 @@
 #   BLKBATCH_KO     the module to load
 #   BLKBATCH_DISK   a scratch disk, e.g. /dev/nvme0n1 (its data is lost)
 #   BLKBATCH_OUT    a writable directory for the detailed results
-#   BLKBATCH_DEMO_IOS        random reads per measurement (default 20000)
-#   BLKBATCH_DEMO_COUNT_IOS  reads of the fio runs under strace (default 5000)
-#   BLKBATCH_DEMO_BIN        the demo program (default: the one built in
-#                            userlib/examples; for testing this script)
+#   BLKBATCH_DEMO_IOS    random reads per measurement (default 20000)
+#   BLKBATCH_DEMO_DEPTH  I/Os in flight for io_uring and blkbatch (256)
 #
-# 1. insmod, then userlib/examples/blkbatch-demo DISK: correctness (it
-#    verifies everything it writes) and its own throughput numbers;
-# 2. the blkbatch measurement once more under strace, to count its system
-#    calls;
-# 3. fio 4 KiB random reads on the same disk, same range and count, with
-#    psync (iodepth 1) and io_uring (iodepth 32), each also once under
-#    strace to count its I/O system calls;
-# 4. a table of all three; rmmod.
+# 1. insmod; the examples of userlib/examples, each of which verifies
+#    what it does: hello-batch, group-commit (both forms), threads;
+# 2. 4 KiB random reads on the same disk, same range and count: fio psync,
+#    fio io_uring at its best (DEPTH SQEs submitted and reaped per system
+#    call, registered file and buffers) and bench/blkbatch-bench with
+#    DEPTH-entry batches, each once more under strace to count its I/O
+#    system calls;
+# 3. a table; rmmod.
 # Exit status: non-zero if anything failed or did not verify.
 set -uo pipefail
 
@@ -27,99 +25,94 @@ ko=${BLKBATCH_KO:?BLKBATCH_KO not set}
 disk=${BLKBATCH_DISK:?BLKBATCH_DISK not set}
 out=${BLKBATCH_OUT:?BLKBATCH_OUT not set}
 ios=${BLKBATCH_DEMO_IOS:-20000}
-count_ios=${BLKBATCH_DEMO_COUNT_IOS:-5000}
-demo=${BLKBATCH_DEMO_BIN:-userlib/examples/blkbatch-demo}
+depth=${BLKBATCH_DEMO_DEPTH:-256}
+ex=userlib/examples
+bench=bench/blkbatch-bench
 range=256M
+syscalls=pread64,io_uring_enter
 rc=0
 
 . qemu/lib.sh # say, strace_c, strace_calls, rmmod_retry
 BB_SAY_PREFIX='guest-demo: '
 fail() { say "FAIL: $*"; rc=1; }
 
-[ -x "$demo" ] || { say "FAIL: no $demo (make -C userlib)"; exit 1; }
+for p in $ex/hello-batch $ex/group-commit $ex/threads $bench; do
+	[ -x "$p" ] || { say "FAIL: no $p (make userlib bench)"; exit 1; }
+done
+for t in fio strace; do
+	command -v $t >/dev/null || { say "FAIL: no $t in the guest"; exit 1; }
+done
 [ -b "$disk" ] || { say "FAIL: $disk is not a block device"; exit 1; }
 mkdir -p "$out"
 
-say "kernel $(uname -r), module $ko, disk $disk"
+say "kernel $(uname -r), module $ko, disk $disk (overwritten)"
 insmod "$ko" || { say "FAIL: insmod $ko"; exit 1; }
 trap 'rmmod_retry blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }' EXIT
 
-per_io() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.4f", c / n }'; }
-
-# ---- 1. the demo ----
+# ---- 1. the examples ----
+example() {
+	echo "\$ $*"
+	"$@" || fail "$*"
+}
 echo
-say "blkbatch-demo $disk"
-"$demo" --ios "$ios" --result "$out/demo-result.txt" "$disk" ||
-	fail "blkbatch-demo"
-bb_iops=$(sed -n 's/^blkbatch_iops=//p' "$out/demo-result.txt" 2>/dev/null)
-bb_batch=$(sed -n 's/^per_batch=//p' "$out/demo-result.txt" 2>/dev/null)
+example $ex/hello-batch "$disk"
+example $ex/group-commit "$disk" 64 200 flush
+example $ex/group-commit "$disk" 8 200 fua
+example $ex/threads "$disk" 2 200
 
-# ---- 2. blkbatch's system calls, counted ----
-have_strace=1
-command -v strace >/dev/null || { fail "no strace in the guest"; have_strace=0; }
-bb_calls=
-if [ $have_strace = 1 ]; then
-	if strace_c "$out/strace-blkbatch.txt" io_uring_enter,pread64 \
-		"$demo" --bench-only --ios "$ios" "$disk" \
-		>"$out/demo-bench-only.txt" 2>&1; then
-		bb_calls=$(strace_calls "$out/strace-blkbatch.txt" io_uring_enter pread64)
+# ---- 2. the comparison ----
+# run NAME CMD...: sets iops (from fio's terse line or blkbatch-bench's
+# result line) and calls (I/O system calls of a second, traced run).
+run() {
+	local name=$1 line
+	shift
+	iops='' calls=''
+	if "$@" >"$out/$name.txt" 2>&1; then
+		# fio terse v3: field 8 is the read IOPS.
+		line=$(grep -m1 '^3;' "$out/$name.txt")
+		if [ -n "$line" ]; then
+			iops=$(echo "$line" | cut -d';' -f8)
+		else
+			iops=$(sed -n 's/^result .* iops=\([0-9.]*\).*/\1/p' "$out/$name.txt")
+		fi
 	else
-		fail "blkbatch-demo --bench-only under strace (see $out/demo-bench-only.txt)"
+		fail "$name (see $out/$name.txt)"
 	fi
-fi
-
-# ---- 3. fio on the same disk, blkbatch detached ----
-# fio_run NAME ENGINE DEPTH: sets fio_iops and fio_calls.
-fio_run() {
-	local name=$1 engine=$2 depth=$3 args line
-	args=(--name="$name" --filename="$disk" --ioengine="$engine"
-	      --iodepth="$depth" --direct=1 --rw=randread --bs=4k
-	      --size="$range" --norandommap --output-format=terse
-	      --terse-version=3)
-	fio_iops='' fio_calls=''
-	if fio "${args[@]}" --number_ios="$ios" >"$out/fio-$name.txt" 2>&1; then
-		# terse v3: field 8 is the read IOPS.
-		line=$(grep '^3;' "$out/fio-$name.txt" | tail -n1)
-		fio_iops=$(echo "$line" | cut -d';' -f8)
+	if strace_c "$out/strace-$name.txt" "$syscalls" "$@" >/dev/null 2>&1; then
+		calls=$(strace_calls "$out/strace-$name.txt")
 	else
-		fail "fio $name (see $out/fio-$name.txt)"
-	fi
-	[ $have_strace = 1 ] || return 0
-	if strace_c "$out/strace-fio-$name.txt" pread64,io_uring_enter \
-		fio "${args[@]}" --number_ios="$count_ios" >/dev/null 2>&1; then
-		fio_calls=$(strace_calls "$out/strace-fio-$name.txt" pread64 io_uring_enter)
-	else
-		fail "fio $name under strace"
+		fail "$name under strace"
 	fi
 }
+fio_args=(--filename="$disk" --direct=1 --rw=randread --bs=4k --size="$range"
+	  --norandommap --number_ios="$ios" --output-format=terse --terse-version=3)
 
-if command -v fio >/dev/null; then
-	say "fio: $ios random 4 KiB O_DIRECT reads in the first $range of $disk"
-	fio_run psync psync 1
-	ps_iops=$fio_iops ps_calls=$fio_calls
-	fio_run io_uring io_uring 32
-	ur_iops=$fio_iops ur_calls=$fio_calls
-else
-	fail "no fio in the guest"
-	ps_iops='' ps_calls='' ur_iops='' ur_calls=''
-fi
+say "$ios random 4 KiB O_DIRECT reads in the first $range of $disk"
+run fio-psync fio --name=psync --ioengine=psync --iodepth=1 "${fio_args[@]}"
+ps_iops=$iops ps_calls=$calls
+# io_uring at its best: the depth in every submit and reap, registered
+# file and buffers (what bench/ measures too; see bench/README.md).
+run fio-io_uring fio --name=io_uring --ioengine=io_uring --iodepth="$depth" \
+	--iodepth_batch_submit="$depth" --iodepth_batch_complete_min="$depth" \
+	--fixedbufs=1 --registerfiles=1 "${fio_args[@]}"
+ur_iops=$iops ur_calls=$calls
+run blkbatch $bench --dev "$disk" --op read --batch "$depth" --mode interrupt \
+	--ios "$ios" --range $((256 << 20))
+bb_iops=$iops bb_calls=$calls
 
-# ---- 4. the table ----
-row() { # label iops calls nios
-	local ratio=- detail=
-	if [ -n "$3" ]; then
-		ratio=$(per_io "$3" "$4")
-		detail="($3 for $4 I/Os)"
-	fi
-	printf '  %-44s %8s   %-8s %s\n' "$1" "${2:--}" "$ratio" "$detail"
+# ---- 3. the table ----
+row() { # label iops calls
+	local ratio=-
+	[ -z "$3" ] || ratio=$(awk -v c="$3" -v n="$ios" 'BEGIN { printf "%.4f", c / n }')
+	printf '  %-52s %8s   %s\n' "$1" "${2:--}" "$ratio"
 }
 echo
 echo "== $ios random 4 KiB reads, first $range of $disk, O_DIRECT =="
-printf '  %-44s %8s   %s\n' "path" "IOPS" "I/O syscalls per I/O (pread64 + io_uring_enter, counted by strace)"
-row "fio psync, iodepth 1" "$ps_iops" "$ps_calls" "$count_ios"
-row "fio io_uring, iodepth 32" "$ur_iops" "$ur_calls" "$count_ios"
-row "blkbatch, ${bb_batch:-?}-entry batches, 2 in flight" "$bb_iops" "$bb_calls" "$ios"
-echo "  (details in $out: demo-result.txt, fio-*.txt, strace-*.txt)"
+printf '  %-52s %8s   %s\n' "path" "IOPS" "I/O syscalls per I/O (strace)"
+row "fio psync, iodepth 1" "$ps_iops" "$ps_calls"
+row "fio io_uring, iodepth $depth, batched submit+reap, fixed" "$ur_iops" "$ur_calls"
+row "blkbatch, $depth-entry batches, fixed buffers" "$bb_iops" "$bb_calls"
+echo "  (details in $out; make bench for every depth, mode and device)"
 echo
 
 if [ $rc = 0 ]; then say ok; else say FAILED; fi
