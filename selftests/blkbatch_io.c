@@ -35,23 +35,7 @@
 /* Seconds for the tests that move tens of MiB on an emulated guest. */
 #define SLOW_TIMEOUT		120
 
-FIXTURE(io) {
-	struct bb_env env;
-};
-
-FIXTURE_SETUP(io)
-{
-	bb_env_init(&self->env);
-	if (!bb_disk())
-		SKIP(return, "BLKBATCH_DISK not set");
-	ASSERT_EQ(0, bb_env_setup(&self->env, BB_RING_DEPTH,
-				  BLKBATCH_RING_CQE32));
-}
-
-FIXTURE_TEARDOWN(io)
-{
-	EXPECT_EQ(0, bb_env_teardown(&self->env));
-}
+BB_ENV_FIXTURE(io, BB_RING_DEPTH, BLKBATCH_RING_CQE32);
 
 static bool has(FIXTURE_DATA(io) * self, __u64 feature)
 {

@@ -28,23 +28,7 @@
 #define NR_LOG			64
 #define ST_POISON		((__s32)0x5a5a5a5a)
 
-FIXTURE(sem) {
-	struct bb_env env;
-};
-
-FIXTURE_SETUP(sem)
-{
-	bb_env_init(&self->env);
-	if (!bb_disk())
-		SKIP(return, "BLKBATCH_DISK not set");
-	ASSERT_EQ(0, bb_env_setup(&self->env, BB_RING_DEPTH,
-				  BLKBATCH_RING_CQE32));
-}
-
-FIXTURE_TEARDOWN(sem)
-{
-	EXPECT_EQ(0, bb_env_teardown(&self->env));
-}
+BB_ENV_FIXTURE(sem, BB_RING_DEPTH, BLKBATCH_RING_CQE32);
 
 /* Read @len at @off through blkbatch and compare with pattern @seed. */
 static long read_check(struct blkbatch_ring *r, int fd, __u64 off,

@@ -443,6 +443,26 @@ static inline int bb_env_teardown(struct bb_env *e)
 }
 
 /*
+ * A fixture that is just that, on BLKBATCH_DISK (self->env): defined once
+ * here for the programs that use it.
+ */
+#define BB_ENV_FIXTURE(name, depth, ring_flags)				\
+	FIXTURE(name) {							\
+		struct bb_env env;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		bb_env_init(&self->env);				\
+		if (!bb_disk())						\
+			SKIP(return, "BLKBATCH_DISK not set");		\
+		ASSERT_EQ(0, bb_env_setup(&self->env, depth, ring_flags)); \
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		EXPECT_EQ(0, bb_env_teardown(&self->env));		\
+	}
+
+/*
  * A null_blk disk (configfs) whose every I/O completes after @ms: "a batch
  * is in flight" then holds for that long instead of racing a fast disk.
  * Needs null_blk loaded (run-vm.sh --nullblk) and configfs mounted.
