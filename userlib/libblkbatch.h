@@ -114,6 +114,8 @@ void blkbatch_ring_exit(struct blkbatch_ring *r);
  * per-I/O pinning (blkbatch_submit_fixed).  One of each per ring.
  */
 int blkbatch_ring_register_file(struct blkbatch_ring *r, int fd);
+/* Since 1.1: let the file go again, e.g. before registering another. */
+int blkbatch_ring_unregister_file(struct blkbatch_ring *r);
 int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
 				  size_t len);
 

@@ -196,6 +196,20 @@ int blkbatch_ring_register_file(struct blkbatch_ring *r, int fd)
 	return 0;
 }
 
+int blkbatch_ring_unregister_file(struct blkbatch_ring *r)
+{
+	int ret;
+
+	if (!r->has_reg_fd)
+		return -ENXIO;
+	ret = io_uring_unregister_files(&r->ring);
+	if (ret)
+		return ret;
+	r->has_reg_fd = false;
+	r->reg_fd = -1;
+	return 0;
+}
+
 int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
 				  size_t len)
 {

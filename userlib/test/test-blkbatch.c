@@ -479,6 +479,26 @@ static void test_thread_rings(void)
 	CHECK_EQ(blkbatch_thread_ring_config(64, 0), 0);
 }
 
+/* A registered file can be let go and another registered (1.1). */
+static void test_register_file(void)
+{
+	struct blkbatch_ring r;
+	int a = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	int b = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	CHECK_EQ(blkbatch_ring_init(&r, 4, 0), 0);
+	CHECK_EQ(blkbatch_ring_unregister_file(&r), -ENXIO);
+	CHECK_EQ(blkbatch_ring_register_file(&r, a), 0);
+	CHECK_EQ(blkbatch_ring_register_file(&r, b), -EBUSY);
+	CHECK_EQ(blkbatch_ring_unregister_file(&r), 0);
+	CHECK_EQ(blkbatch_ring_unregister_file(&r), -ENXIO);
+	CHECK_EQ(blkbatch_ring_register_file(&r, b), 0);
+	CHECK_EQ(r.reg_fd, b);
+	blkbatch_ring_exit(&r);
+	close(a);
+	close(b);
+}
+
 int main(void)
 {
 	struct blkbatch_ring r;
@@ -495,6 +515,7 @@ int main(void)
 		test_ring(BLKBATCH_RING_SQPOLL | BLKBATCH_RING_CQE32);
 		test_run_held();
 		test_thread_rings();
+		test_register_file();
 	} else {
 		printf("  (skipping ring tests: no io_uring here)\n");
 	}
