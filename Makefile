@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-#   make          build the module for every kernel, the library, the tests
+#   make          build the module for every kernel, the library, the tests,
+#                 the fio engine
 #   make demo     boot the default kernel and run the demo (the main job)
 #   make bench    benchmark blkbatch against fio in a VM on the default kernel
 #   make check    run the selftests in a VM on every kernel
@@ -17,9 +18,9 @@ export BLKBATCH_CACHE := $(CACHE)
 # Kbuild runs in build/<kernel>/ with the sources linked in.
 KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi
 
-.PHONY: all deps modules module userlib selftests demo bench check checkpatch clean
+.PHONY: all deps modules module userlib selftests fio demo bench check checkpatch clean
 
-all: deps modules userlib selftests
+all: deps modules userlib selftests fio
 
 deps:
 	@qemu/deps.sh
@@ -50,6 +51,10 @@ userlib: deps
 
 selftests: userlib
 	$(MAKE) -C selftests
+
+# fio's source (for its headers) is fetched into the cache the first time.
+fio: userlib
+	$(MAKE) -C fio CACHE=$(CACHE)
 
 # Only the default kernel's module: the demo must not wait for the debug
 # kernel to build.
@@ -92,3 +97,4 @@ clean:
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C bench clean
+	$(MAKE) -C fio clean

@@ -7,7 +7,7 @@
 # that whatever fails, the run still ends with the one summary line
 #   N passed, N failed[, N skipped]
 # and a non-zero exit if anything failed.  Steps, each counted:
-#   host.build, host.userlib_test, host.checkpatch   on the host
+#   host.build, host.userlib_test, host.fio_engine, host.checkpatch   on the host
 #   per kernel series: fetch (or build: see KERNEL_BUILD in kernels.conf),
 #   module build, then the selftests in a VM
 #
@@ -121,6 +121,7 @@ kernel() {
 export BLKBATCH_CACHE=${BLKBATCH_CACHE:-$repo/.cache}
 if step build make --no-print-directory userlib selftests; then
 	step userlib_test make --no-print-directory -C userlib test
+	step fio_engine make --no-print-directory -C fio check
 	step checkpatch make --no-print-directory checkpatch
 	for s in "$@"; do
 		kernel "$s"

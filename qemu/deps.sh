@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(
 	gcc make libc6-dev	# everything; libc6-dev also for the static demo
 	gcc-multilib		# the 32-bit submitter test (selftests/blkbatch_compat32)
+	dpkg-dev		# dpkg-source: fio's source package, for the fio engine
 	libelf-dev dwarves	# out-of-tree modules against Debian's headers
 	kmod cpio xz-utils	# depmod, the initramfs, .ko.xz and source tarballs
 	busybox-static qemu-system-x86	# the guest

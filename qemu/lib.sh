@@ -54,3 +54,24 @@ strace_calls() {
 	done
 	echo "$n"
 }
+
+# private_apt DIR TYPES [SUITE...]: set APT_PRIVATE to the apt-get options
+# of an apt setup of its own under DIR (its sources, lists and cache),
+# which leaves the machine's configuration alone: the stanzas of the
+# machine's own Debian sources (so their archive URIs and keyrings, never a
+# host name of ours), with Types: TYPES and, if SUITEs are given, those
+# suites instead of the machine's.  Then "apt-get "${APT_PRIVATE[@]}"
+# update" and the like.
+private_apt() {
+	local dir=$1 types=$2 src=/etc/apt/sources.list.d/debian.sources
+	shift 2
+	[ -r "$src" ] || { echo "private_apt: no $src" >&2; return 1; }
+	mkdir -p "$dir/sources.list.d" "$dir/lists/partial" "$dir/cache/archives/partial"
+	sed -E "s/^Types:.*/Types: $types/${*:+; s/^Suites:.*/Suites: $*/}" "$src" \
+		>"$dir/sources.list.d/private.sources"
+	APT_PRIVATE=(-o Dir::Etc::SourceList=/dev/null
+		     -o Dir::Etc::SourceParts="$dir/sources.list.d"
+		     -o Dir::State::Lists="$dir/lists"
+		     -o Dir::Cache="$dir/cache"
+		     -o APT::Sandbox::User=root -qq)
+}
