@@ -6,7 +6,9 @@
 # Build the "debug" series (see kernels.conf): Debian's 6.12 source from
 # the linux-source-6.12 package, "make tinyconfig" plus the fragment
 # qemu/debug-6.12.config (KASAN, lockdep, kmemleak, UBSAN, fault injection,
-# everything built in). Leaves the same layout as fetch-kernel.sh, so that
+# everything built in), plus the options listed in qemu/debug-stock.symbols
+# with the values of Debian's own config of the stock series (fetched with
+# fetch-kernel.sh), so that the strict lane sees what users run. Leaves the same layout as fetch-kernel.sh, so that
 # run-vm.sh and "make module" need not know the difference:
 #   $BLKBATCH_CACHE/<kver>/kdir     -> the built tree (Module.symvers)
 #   $BLKBATCH_CACHE/<kver>/vmlinuz  -> its arch/x86/boot/bzImage
@@ -29,6 +31,7 @@ cache=${BLKBATCH_CACHE:-$(dirname "$here")/.cache}
 mkdir -p "$cache"
 cache=$(cd -P "$cache" && pwd) # absolute: it ends up in a Makefile
 frag=$here/$DEBUG_KERNEL_CONFIG
+symbols=$here/$DEBUG_KERNEL_STOCK_SYMBOLS
 pkg=$DEBUG_KERNEL_SOURCE
 tarball=/usr/src/$pkg.tar.xz
 localversion=-blkbatch-debug
@@ -41,13 +44,30 @@ pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
 [ -n "$pkgver" ] && [ -r "$tarball" ] ||
 	die "$pkg is not installed (run qemu/deps.sh as root)"
 [ -r "$frag" ] || die "no $frag"
+[ -r "$symbols" ] || die "no $symbols"
+
+# Debian's values for the listed symbols, as a fragment of their own.
+stock_kver=$("$here/fetch-kernel.sh" "$DEBUG_KERNEL_STOCK") ||
+	die "cannot fetch the stock $DEBUG_KERNEL_STOCK kernel for its config"
+stock_config=$cache/$stock_kver/root/boot/config-$stock_kver
+[ -r "$stock_config" ] || die "no $stock_config"
+stock_frag() {
+	local sym line
+	sed 's/#.*//' "$symbols" | while read -r sym; do
+		[ -n "$sym" ] || continue
+		line=$(grep -E "^CONFIG_$sym=|^# CONFIG_$sym is not set" "$stock_config") ||
+			{ say "$stock_config has no CONFIG_$sym"; return 1; }
+		echo "$line"
+	done
+}
+stock=$(stock_frag) || die "fix $(basename "$symbols")"
 # 6.12.117-1~deb12u1 -> 6.12.117; checked against the tree's own
 # "make kernelrelease" below.
 kver=${pkgver%%-*}$localversion
 dir=$cache/$kver
 # What the build depends on besides this script: a new Debian upload of
 # the same upstream version, any edit of the fragment, another compiler.
-stamp=$({ echo "$pkgver"; cat "$frag"; gcc --version | head -n1; } |
+stamp=$({ echo "$pkgver"; cat "$frag"; echo "$stock"; gcc --version | head -n1; } |
 	sha256sum | cut -c1-16)
 
 ready() { [ -e "$dir/.done" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; }
@@ -87,11 +107,13 @@ fi
 kmake() { make -C "$src" ARCH=x86_64 "$@" >>"$log" 2>&1; }
 fail() { tail -n 40 "$log" >&2; die "$* (full log: $log)"; }
 
-say "configuring: tinyconfig + $(basename "$frag")"
+say "configuring: tinyconfig + $(basename "$frag") + Debian's $(basename "$symbols")"
 echo "CONFIG_LOCALVERSION=\"$localversion\"" >"$dir/localversion.config"
+echo "$stock" >"$dir/stock.config"
 kmake tinyconfig || fail "make tinyconfig failed"
 (cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m .config \
-	"$frag" "$dir/localversion.config") >>"$log" 2>&1 || fail "merge_config.sh failed"
+	"$frag" "$dir/stock.config" "$dir/localversion.config") >>"$log" 2>&1 ||
+	fail "merge_config.sh failed"
 kmake olddefconfig || fail "make olddefconfig failed"
 
 # Every line of the fragment must have survived olddefconfig: a symbol
@@ -104,9 +126,9 @@ while IFS= read -r line; do
 		sym=${line#\# }; sym=${sym%% *}
 		! grep -q "^$sym=" "$src/.config" || missing+=("$line") ;;
 	esac
-done <"$frag"
+done < <(cat "$frag" "$dir/stock.config")
 if [ ${#missing[@]} -gt 0 ]; then
-	say "the final .config lacks these lines of $(basename "$frag"):"
+	say "the final .config lacks these lines of $(basename "$frag") or Debian's:"
 	for m in "${missing[@]}"; do
 		sym=${m#\# }; sym=${sym%%[= ]*}
 		got=$(grep -E "^$sym=|^# $sym is not set" "$src/.config" || echo "absent")
