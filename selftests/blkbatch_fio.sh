@@ -24,6 +24,7 @@ echo "1..${#tests[@]}"
 # fio_ok NAME ARGS...: one test case, fio must succeed; its output is
 # kept in $out for the case to look at.
 out=
+failed=0
 result() { # NAME STATUS [WHY]
 	n=$((n + 1))
 	if [ "$2" = 0 ]; then
@@ -31,6 +32,7 @@ result() { # NAME STATUS [WHY]
 	else
 		echo "not ok $n fio.$1${3:+ # $3}"
 		printf '%s\n' "$out" | tail -n 25 | sed 's/^/# /'
+		failed=1
 	fi
 }
 skip() { n=$((n + 1)); echo "ok $n fio.$1 # SKIP $2"; }
@@ -113,3 +115,5 @@ fi
 
 out=$(DISK=$disk fio fio/blkbatch.fio 2>&1)
 result example_job $?
+
+exit $failed
