@@ -7,7 +7,9 @@
  * library's per-thread rings.
  *
  * The "poll" fixture runs on BLKBATCH_DISK (the NVMe drive, loaded with
- * poll queues by run-vm.sh); "pnullb" on a null_blk disk made per test.
+ * poll queues by run-vm.sh), each test once with an interrupt ring and
+ * once with an IOPOLL one (its variants): the results must be the same,
+ * only the path differs.  "pnullb" runs on a null_blk disk made per test.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -16,7 +18,6 @@
 
 #include "blkbatch_test.h"
 
-/* NVMe regions: above the 512 MiB the other programs use. */
 /* BB_RG_POLL's regions: BB_REGION(32) .. BB_REGION(38). */
 #define REGION_RAND		BB_REGION(32)	/* 16 MiB of random 4K slots */
 #define REGION_FIXED		BB_REGION(33)
@@ -122,9 +123,22 @@ static long retried_entries(void)
 }
 
 FIXTURE(poll) {
-	struct bb_env env;	/* ring: IOPOLL, CQE32 */
+	struct bb_env env;	/* ring: the variant's mode, CQE32 */
 	void *buf;
 	size_t len;
+};
+
+/* The completion mode of every ring a test makes: 0 or IOPOLL. */
+FIXTURE_VARIANT(poll) {
+	unsigned int mode;
+};
+
+FIXTURE_VARIANT_ADD(poll, irq) {
+	.mode = 0,
+};
+
+FIXTURE_VARIANT_ADD(poll, iopoll) {
+	.mode = BLKBATCH_RING_IOPOLL,
 };
 
 FIXTURE_SETUP(poll)
@@ -133,7 +147,7 @@ FIXTURE_SETUP(poll)
 	if (!bb_disk())
 		SKIP(return, "BLKBATCH_DISK not set");
 	ASSERT_EQ(0, bb_env_setup(&self->env, 64,
-				  BLKBATCH_RING_IOPOLL | BLKBATCH_RING_CQE32));
+				  variant->mode | BLKBATCH_RING_CQE32));
 	ASSERT_NE(0, !!(self->env.ctx.info.features & BLKBATCH_F_IOPOLL));
 	self->len = (size_t)NR_MANY_BATCHES * NR_MANY_ENTRIES * SZ_4K;
 	self->buf = bb_alloc(self->len);
@@ -146,7 +160,10 @@ FIXTURE_TEARDOWN(poll)
 	EXPECT_EQ(0, bb_env_teardown(&self->env));
 }
 
-/* The bios really are polled where the disk polls: debugfs says so. */
+/*
+ * The bios really are polled where the ring and the disk poll, and only
+ * there: debugfs says so.
+ */
 TEST_F(poll, random_rw_verify)
 {
 	__u64 off[NR_RAND];
@@ -157,7 +174,9 @@ TEST_F(poll, random_rw_verify)
 			       NR_RAND, 11, false));
 	if (before < 0)
 		return;
-	if (bb_disk_polls(bb_disk())) {
+	if (!variant->mode) {
+		EXPECT_EQ(0, polled_bios() - before);
+	} else if (bb_disk_polls(bb_disk())) {
 		EXPECT_EQ(2 * NR_RAND, polled_bios() - before);
 	} else {
 		TH_LOG("%s has no poll queues: completed by interrupt",
@@ -298,16 +317,15 @@ TEST_F(poll, many_batches_in_flight)
 }
 
 /* SQPOLL rings: the SQ thread issues, and with IOPOLL also polls. */
-static void sqpoll_case(struct __test_metadata *_metadata,
-			FIXTURE_DATA(poll) * self, unsigned int flags,
-			unsigned int seed)
+TEST_F(poll, sqpoll)
 {
+	unsigned int seed = variant->mode ? 2 : 1;
 	struct blkbatch_ring r;
 	__u64 off[64];
 	unsigned int i;
 	int ret;
 
-	ret = blkbatch_ring_init(&r, 16, BLKBATCH_RING_SQPOLL | flags);
+	ret = blkbatch_ring_init(&r, 16, BLKBATCH_RING_SQPOLL | variant->mode);
 	if (ret == -EPERM)
 		SKIP(return, "SQPOLL needs privileges here");
 	ASSERT_EQ(0, ret);
@@ -318,16 +336,6 @@ static void sqpoll_case(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, rw_verify(&r, self->env.ctx.fd, self->buf, off, 64,
 				       seed * 100 + i, false));
 	blkbatch_ring_exit(&r);
-}
-
-TEST_F(poll, sqpoll)
-{
-	sqpoll_case(_metadata, self, 0, 1);
-}
-
-TEST_F(poll, sqpoll_iopoll)
-{
-	sqpoll_case(_metadata, self, BLKBATCH_RING_IOPOLL, 2);
 }
 
 /* --- per-thread rings ------------------------------------------------- */
@@ -383,7 +391,7 @@ TEST_F(poll, thread_rings)
 
 	EXPECT_EQ(-EINVAL, blkbatch_thread_ring_config(0, 0));
 	EXPECT_EQ(-EINVAL, blkbatch_thread_ring_config(16, 1U << 31));
-	ASSERT_EQ(0, blkbatch_thread_ring_config(16, BLKBATCH_RING_IOPOLL));
+	ASSERT_EQ(0, blkbatch_thread_ring_config(16, variant->mode));
 	ASSERT_EQ(0, pthread_barrier_init(&all_up, NULL, NR_THREADS));
 	for (i = 0; i < NR_THREADS; i++) {
 		t[i] = (struct thr){ .fd = self->env.ctx.fd, .id = i,
@@ -396,7 +404,7 @@ TEST_F(poll, thread_rings)
 	for (i = 0; i < NR_THREADS; i++) {
 		EXPECT_EQ(0, t[i].bad) TH_LOG("thread %u", i);
 		EXPECT_TRUE(t[i].same_again);
-		EXPECT_EQ(BLKBATCH_RING_IOPOLL, t[i].flags);
+		EXPECT_EQ(variant->mode, t[i].flags);
 		for (j = 0; j < i; j++)
 			EXPECT_NE(t[i].ring, t[j].ring);
 	}
