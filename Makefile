@@ -58,14 +58,14 @@ fio: userlib
 
 # Only the default kernel's module: the demo must not wait for the debug
 # kernel to build.
-demo: deps userlib
+demo: deps userlib fio
 	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
 	$(MAKE) -C bench
 	qemu/demo.sh $(DEFAULT_KERNEL)
 
-# The same kernel as the demo; about 15 minutes of VM time. Results in
-# bench/results.{csv,md,png}.
-bench: deps userlib
+# The same kernel as the demo; about 45 minutes of VM time. Results in
+# bench/results.{csv,md,png}, the summary in README.md.
+bench: deps userlib fio
 	@$(MAKE) --no-print-directory modules KERNELS=$(DEFAULT_KERNEL)
 	$(MAKE) -C bench
 	qemu/bench.sh $(DEFAULT_KERNEL)

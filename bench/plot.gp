@@ -2,8 +2,9 @@
 #
 # gnuplot -e "nvme='A.dat'; nullb='B.dat'; out='results.png'" plot.gp
 #
-# Written by qemu/bench.sh from bench/results.csv: per device, the randread
-# configs as lines of  "label" iops cpu_us_per_io color  (color: 1 psync,
+# Input from bench/report.py: per device, the 4 KiB random read configs at
+# depth 256 (psync at 1), both harnesses, as lines of
+#   "label" iops cpu_us_per_io color  (color: 1 psync,
 # 2 libaio, 3 io_uring, 4 io_uring_cmd, 5 blkbatch). Four panels: IOPS
 # (top) and CPU time per I/O (bottom) for NVMe (left) and null_blk (right).
 
@@ -24,7 +25,7 @@ set linetype 4 lc rgb "#9467bd"
 set linetype 5 lc rgb "#2ca02c"
 
 set multiplot layout 2,2 title \
-	"4 KiB random reads, first 512 MiB, QEMU/TCG guest (grey psync, orange libaio, blue io_uring, purple io_uring_cmd, green blkbatch)"
+	"4 KiB random reads at depth 256, first 512 MiB, QEMU/TCG guest, median of 3 runs (grey psync, orange libaio, blue io_uring, purple io_uring_cmd, green blkbatch)"
 
 # IOPS spans two orders of magnitude with batching, CPU per I/O three:
 # a log scale keeps the small bars visible.

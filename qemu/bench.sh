@@ -8,12 +8,17 @@
 # build/vm/bench-<kver>/, the raw output of every run in its runs/), then
 # write, on the host:
 #   bench/results.csv   one row per config that ran (guest-bench.sh's)
-#   bench/results.png   IOPS and CPU per I/O of randread by path, per device
-#   bench/results.md    the table, the machine, failures and notes
-# and print the table. The module and bench/blkbatch-bench must be built
+#   bench/results.md    every row by workload, the best of each side, the
+#                       targets, the machine, failures and notes
+#   bench/summary.md    the best of each side and the targets, which also
+#                       replace README.md's part between its bench:begin
+#                       and bench:end markers
+#   bench/results.png   IOPS and CPU per I/O of the 4 KiB random reads at
+#                       depth 256, every path, per device
+# (bench/report.py writes all but the CSV) and print the CSV. The module and bench/blkbatch-bench must be built
 # ("make bench" does that). Exit status: run-vm.sh's (non-zero if any
 # config failed), or 1 if no results came back or the report failed.
-# Environment: BLKBATCH_BENCH_VM_TIMEOUT (default 2700 s) and the
+# Environment: BLKBATCH_BENCH_VM_TIMEOUT (default 5400 s) and the
 # BLKBATCH_BENCH_* knobs of guest-bench.sh.
 set -uo pipefail
 
@@ -42,9 +47,9 @@ fi
 out=$repo/build/vm/bench-$kver
 rm -f "$out"/{results.csv,failures.txt,notes.txt,env.txt}
 start=$SECONDS
-# Room for the 100000 I/Os of 512 MiB writes on the NVMe image; ~20 min of
+# Room for the 512 MiB sequential writes on the NVMe image; ~45 min of
 # runs under TCG, with margin for a slow host.
-"$here/run-vm.sh" -k "$kver" -o "$out" -t "${BLKBATCH_BENCH_VM_TIMEOUT:-2700}" \
+"$here/run-vm.sh" -k "$kver" -o "$out" -t "${BLKBATCH_BENCH_VM_TIMEOUT:-5400}" \
 	--disk-mb 1024 --nullblk -- qemu/guest-bench.sh
 rc=$?
 vm_s=$((SECONDS - start))
@@ -53,72 +58,35 @@ say "VM ran ${vm_s} s"
 [ -s "$out/results.csv" ] || { say "FAIL: no results.csv from the VM"; exit 1; }
 cp "$out/results.csv" bench/results.csv
 
-# ---- plot: randread on each device, one bar per config ----
+# ---- report: results.md, summary.md, the plot ----
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# "label" iops cpu_us_per_io color: fio peers first, then blkbatch.
-plot_data() { # device
-	awk -F, -v dev="$1" '
-	NR > 1 && $1 == dev && $7 == "randread" {
-		if ($2 == "blkbatch")
-			label = sprintf("blkbatch %s t%s b%s", $3, $4, $5)
-		else
-			label = sprintf("%s %s qd%s", $2, $3, $6)
-		color = $2 == "blkbatch" ? 5 : $2 == "io_uring_cmd" ? 4 : \
-			$2 == "io_uring" ? 3 : $2 == "libaio" ? 2 : 1
-		printf "\"%s\" %s %s %d\n", label, $8, $12, color
-	}' bench/results.csv
-}
-plot_data nvme >"$tmp/nvme.dat"
-plot_data null_blk >"$tmp/null_blk.dat"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+cores=$(grep -c '^processor' /proc/cpuinfo)
+mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+gkernel=$(sed -n 's/^guest_kernel=//p' "$out/env.txt" 2>/dev/null)
+qemu=$(qemu-system-x86_64 --version | head -n1 | sed 's/^QEMU emulator version //')
+machine="Machine: ${cpu:-unknown CPU}, $cores cores, $mem memory (host); guest kernel ${gkernel:-$kver} under QEMU $qemu, TCG (no KVM), 2 vCPUs, 2 GiB; $(date -u '+%Y-%m-%d %H:%M UTC'); the VM ran ${vm_s} s."
+if ! python3 bench/report.py bench/results.csv "$out" "$machine" "$tmp"; then
+	say "FAIL: bench/report.py"
+	rc=1
+fi
 rm -f bench/results.png
-if command -v gnuplot >/dev/null; then
+if command -v gnuplot >/dev/null && [ -s "$tmp/nvme.dat" ]; then
 	if ! gnuplot -e "nvme='$tmp/nvme.dat'; nullb='$tmp/null_blk.dat'; out='bench/results.png'" \
 		bench/plot.gp; then
 		say "FAIL: gnuplot"
 		rc=1
 	fi
 fi
-
-# ---- results.md ----
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-cores=$(grep -c '^processor' /proc/cpuinfo)
-mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-gkernel=$(sed -n 's/^guest_kernel=//p' "$out/env.txt" 2>/dev/null)
-qemu=$(qemu-system-x86_64 --version | head -n1 | sed 's/^QEMU emulator version //')
-# What the guest ran with (its defaults unless the environment said).
-knob() { sed -n "s/.*\<$1=\([0-9]*\).*/\1/p" "$out/env.txt" 2>/dev/null; }
-{
-	echo "# blkbatch benchmark results"
-	echo
-	echo "Machine: ${cpu:-unknown CPU}, $cores cores, $mem memory (host);" \
-	     "guest kernel ${gkernel:-$kver} under QEMU $qemu, TCG (no KVM)," \
-	     "2 vCPUs, 2 GiB; $(date -u '+%Y-%m-%d %H:%M UTC'); the VM ran ${vm_s} s."
-	echo
-	echo "$(knob ios) random 4 KiB I/Os per config in the first $(knob range_mib) MiB" \
-	     "(O_DIRECT; a config stops after $(knob max_seconds) s), system calls" \
-	     "counted by strace in a second run of $(knob count_ios) I/Os. What the columns" \
-	     "mean: [README.md](README.md)."
-	[ ! -s "$out/env.txt" ] || { echo; echo '```'; cat "$out/env.txt"; echo '```'; }
-	echo
-	echo "| device | path | mode | threads | batch | iodepth | op | IOPS | lat mean µs | lat p99 µs | syscalls/IO | CPU µs/IO |"
-	echo "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"
-	tail -n +2 bench/results.csv | awk -F, -v OFS=' | ' '{ $1 = $1; print "| " $0 " |" }'
-	if [ -s "$out/failures.txt" ]; then
-		echo
-		echo "Failed configs (not in the table):"
-		echo
-		sed 's/^/- /' "$out/failures.txt"
-	fi
-	if [ -s "$out/notes.txt" ]; then
-		echo
-		echo "Stopped at the time limit (numbers from fewer I/Os):"
-		echo
-		sed 's/^/- /' "$out/notes.txt"
-	fi
-	echo
-	echo '![IOPS and CPU per I/O, randread](results.png)'
-} >bench/results.md
+# The README's performance section shows this run's summary.
+if [ -s bench/summary.md ] && grep -q '^<!-- bench:begin -->' README.md; then
+	awk 'FNR == NR { s = s $0 "\n"; next }
+	     /^<!-- bench:begin -->/ { print; printf "%s", s; skip = 1; next }
+	     /^<!-- bench:end -->/ { skip = 0 }
+	     !skip' bench/summary.md README.md >"$tmp/README.md" &&
+		cp "$tmp/README.md" README.md
+fi
 
 echo
 column -t -s, bench/results.csv

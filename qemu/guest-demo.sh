@@ -14,9 +14,9 @@
 #    what it does: hello-batch, group-commit (both forms), threads;
 # 2. 4 KiB random reads on the same disk, same range and count: fio psync,
 #    fio io_uring at its best (DEPTH SQEs submitted and reaped per system
-#    call, registered file and buffers) and bench/blkbatch-bench with
-#    DEPTH-entry batches, each once more under strace to count its I/O
-#    system calls;
+#    call, registered file and buffers), the fio blkbatch engine and
+#    bench/blkbatch-bench, both with DEPTH-entry batches; each once more
+#    under strace to count its I/O system calls;
 # 3. a table; rmmod.
 # Exit status: non-zero if anything failed or did not verify.
 set -uo pipefail
@@ -88,14 +88,19 @@ fio_args=(--filename="$disk" --direct=1 --rw=randread --bs=4k --size="$range"
 	  --norandommap --number_ios="$ios" --output-format=terse --terse-version=3)
 
 say "$ios random 4 KiB O_DIRECT reads in the first $range of $disk"
-run fio-psync fio --name=psync --ioengine=psync --iodepth=1 "${fio_args[@]}"
+fio_peer psync sync 1
+run fio-psync fio --name=psync "${FIO_PEER[@]}" "${fio_args[@]}"
 ps_iops=$iops ps_calls=$calls
-# io_uring at its best: the depth in every submit and reap, registered
-# file and buffers (what bench/ measures too; see bench/README.md).
-run fio-io_uring fio --name=io_uring --ioengine=io_uring --iodepth="$depth" \
-	--iodepth_batch_submit="$depth" --iodepth_batch_complete_min="$depth" \
-	--fixedbufs=1 --registerfiles=1 "${fio_args[@]}"
+# Every peer at its best (qemu/lib.sh fio_peer, what make bench uses too):
+# the depth in every submit and reap, registered file and buffers.
+fio_peer io_uring interrupt "$depth"
+run fio-io_uring fio --name=io_uring "${FIO_PEER[@]}" "${fio_args[@]}"
 ur_iops=$iops ur_calls=$calls
+bbdev=$($bench --attach "$disk") || fail "attach $disk"
+fio_peer blkbatch interrupt "$depth"
+run fio-blkbatch fio --name=blkbatch "${FIO_PEER[@]}" "${fio_args[@]/#--filename=*/--filename=$bbdev}"
+fb_iops=$iops fb_calls=$calls
+$bench --detach "$bbdev" || fail "detach $bbdev"
 run blkbatch $bench --dev "$disk" --op read --batch "$depth" --mode interrupt \
 	--ios "$ios" --range $((256 << 20))
 bb_iops=$iops bb_calls=$calls
@@ -111,7 +116,8 @@ echo "== $ios random 4 KiB reads, first $range of $disk, O_DIRECT =="
 printf '  %-52s %8s   %s\n' "path" "IOPS" "I/O syscalls per I/O (strace)"
 row "fio psync, iodepth 1" "$ps_iops" "$ps_calls"
 row "fio io_uring, iodepth $depth, batched submit+reap, fixed" "$ur_iops" "$ur_calls"
-row "blkbatch, $depth-entry batches, fixed buffers" "$bb_iops" "$bb_calls"
+row "fio blkbatch engine, $depth-entry batches, fixed" "$fb_iops" "$fb_calls"
+row "blkbatch-bench, $depth-entry batches, fixed buffers" "$bb_iops" "$bb_calls"
 echo "  (details in $out; make bench for every depth, mode and device)"
 echo
 

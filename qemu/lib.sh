@@ -75,3 +75,32 @@ private_apt() {
 		     -o Dir::Cache="$dir/cache"
 		     -o APT::Sandbox::User=root -qq)
 }
+
+# fio_peer ENGINE MODE DEPTH: set FIO_PEER to the fio options that run
+# ENGINE at its best at iodepth DEPTH, the one rule the demo and the
+# benchmark share.  Every queued engine submits and reaps DEPTH I/Os per
+# system call (fio's defaults do one of each per I/O), and the io_uring
+# engines use registered buffers and files.  MODE: interrupt, hipri (an
+# IOPOLL ring), sqpoll (SQPOLL), sqpoll+hipri; psync ignores it.
+fio_peer() {
+	local engine=$1 mode=$2 qd=$3
+	FIO_PEER=(--iodepth="$qd" --iodepth_batch_submit="$qd"
+		  --iodepth_batch_complete_min="$qd")
+	case $engine in
+	psync) FIO_PEER=(--ioengine=psync --direct=1 --iodepth=1) ; return ;;
+	libaio) FIO_PEER+=(--ioengine=libaio --direct=1) ; return ;;
+	io_uring) FIO_PEER+=(--ioengine=io_uring --direct=1) ;;
+	# The char device takes no O_DIRECT: passthrough never caches.
+	io_uring_cmd) FIO_PEER+=(--ioengine=io_uring_cmd --cmd_type=nvme) ;;
+	blkbatch) FIO_PEER+=(--ioengine=external:fio/blkbatch-fio.so --direct=1) ;;
+	*) echo "fio_peer: no engine $engine" >&2; return 1 ;;
+	esac
+	FIO_PEER+=(--fixedbufs=1 --registerfiles=1)
+	case $mode in
+	interrupt) ;;
+	hipri) FIO_PEER+=(--hipri=1) ;;
+	sqpoll) FIO_PEER+=(--sqthread_poll=1) ;;
+	sqpoll+hipri) FIO_PEER+=(--sqthread_poll=1 --hipri=1) ;;
+	*) echo "fio_peer: no mode $mode" >&2; return 1 ;;
+	esac
+}
