@@ -6,6 +6,9 @@
 #   make bench    benchmark blkbatch against fio in a VM on the default kernel
 #   make check    run the selftests in a VM on every kernel
 #   make KDIR=... build the module against one local kernel tree only
+#   make install  install for the running kernel (or KVER=): the module,
+#                 the library, its header, .pc and man pages, the udev rule;
+#                 DESTDIR and PREFIX are honoured.  make uninstall undoes it.
 
 CACHE		?= $(CURDIR)/.cache
 # Kernel series come from qemu/kernels.conf, the one place they are named.
@@ -15,10 +18,22 @@ W		?= 1
 
 export BLKBATCH_CACHE := $(CACHE)
 
-# Kbuild runs in build/<kernel>/ with the sources linked in.
-KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi
+# Kbuild runs in build/<kernel>/ with the sources linked in (dkms.conf
+# holds the module's version).
+KSRC := Kbuild dkms.conf $(wildcard kmod/*.c kmod/*.h) uapi
+# Warnings are errors here; an install for someone else's compiler and
+# kernel does not fail on a new warning.
+MOD_KCFLAGS	?= -Werror
 
-.PHONY: all deps modules module userlib selftests fio demo bench check checkpatch clean
+# make install
+PREFIX		?= /usr/local
+KVER_INSTALL	:= $(or $(KVER),$(shell uname -r))
+KDIR_INSTALL	?= /lib/modules/$(KVER_INSTALL)/build
+MODDIR		?= /lib/modules/$(KVER_INSTALL)/updates
+UDEVRULESDIR	?= /lib/udev/rules.d
+
+.PHONY: all deps modules module userlib selftests fio demo bench check checkpatch clean \
+	install install-module install-udev uninstall
 
 all: deps modules userlib selftests fio
 
@@ -44,7 +59,7 @@ endif
 module:
 	@mkdir -p build/$(KVER)/kmod
 	@for f in $(KSRC); do ln -sfn $(CURDIR)/$$f build/$(KVER)/$$f; done
-	$(MAKE) -C $(MKDIR) M=$(CURDIR)/build/$(KVER) W=$(W) KCFLAGS=-Werror modules
+	$(MAKE) -C $(MKDIR) M=$(CURDIR)/build/$(KVER) W=$(W) KCFLAGS=$(MOD_KCFLAGS) modules
 
 userlib: deps
 	$(MAKE) -C userlib
@@ -87,10 +102,40 @@ $(CP_DIR)/.stamp:
 		'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch'
 	@touch $@
 
+# trace.h is laid out the way every TRACE_EVENT is, which --strict's
+# layout checks do not know.
 checkpatch: deps $(CP_DIR)/.stamp
-	$(CP) $(filter-out kmod/compat.h,$(wildcard kmod/*.[ch])) \
+	$(CP) $(filter-out kmod/compat.h kmod/trace.h,$(wildcard kmod/*.[ch])) \
 		uapi/linux/blkbatch.h
 	$(CP) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON kmod/compat.h
+	$(CP) --ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT kmod/trace.h
+
+# No deps: installing must not install build tools on someone's server.
+# depmod and the udev reload only for the live system, not into DESTDIR
+# (a package runs them when it is installed).
+install: install-module install-udev
+	$(MAKE) -C userlib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+install-module:
+	@[ -d $(KDIR_INSTALL) ] || { echo "no kernel headers in $(KDIR_INSTALL):" \
+		"install linux-headers-$(KVER_INSTALL), or give KDIR_INSTALL=" >&2; exit 1; }
+	$(MAKE) --no-print-directory module KVER=$(KVER_INSTALL) \
+		MKDIR=$(KDIR_INSTALL) W= MOD_KCFLAGS=
+	install -D -m 644 build/$(KVER_INSTALL)/blkbatch.ko \
+		$(DESTDIR)$(MODDIR)/blkbatch.ko
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER_INSTALL)
+
+install-udev:
+	install -D -m 644 udev/60-blkbatch.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/60-blkbatch.rules
+	[ -n "$(DESTDIR)" ] || ! command -v udevadm >/dev/null || \
+		udevadm control --reload
+
+uninstall:
+	rm -f $(DESTDIR)$(MODDIR)/blkbatch.ko \
+		$(DESTDIR)$(UDEVRULESDIR)/60-blkbatch.rules
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER_INSTALL)
+	$(MAKE) -C userlib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 clean:
 	rm -rf build

@@ -36,6 +36,7 @@
 #include <linux/workqueue.h>
 
 #include "blkbatch.h"
+#include "trace.h"
 
 /*
  * One allocation per batch, charged to the submitter's memcg (it decides
@@ -109,6 +110,8 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 	polled = !ret && ring_polls && bb_dev_poll_max(dev, &poll_max);
 	b = ret ? NULL : bb_batch_alloc(cmd->nr, polled);
 	if (!b) {
+		if (ret)
+			bb_stats_add(dev, BB_STAT_INVALID, 1);
 		bb_dev_end_batch(dev);
 		return ERR_PTR(ret ?: -ENOMEM);
 	}
@@ -131,9 +134,11 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 	b->fixed = !!ioucmd;
 	b->ustatus = u64_to_user_ptr(cmd->status);
 	b->abort_on_error = cmd->flags & BLKBATCH_CMD_F_ABORT_ON_ERROR;
+	trace_batch_submit(b);
 	return b;
 
 out_free:
+	bb_stats_add(dev, BB_STAT_INVALID, 1);
 	bb_batch_free(b);
 	return ERR_PTR(ret);
 }
@@ -261,6 +266,7 @@ static void bb_batch_retry(struct bb_batch *b)
 	}
 	blk_finish_plug(&plug);
 	atomic_add(n, &bb_retried_entries);
+	bb_stats_add(b->dev, BB_STAT_RETRIED, n);
 	bb_batch_put(b);
 }
 
@@ -313,16 +319,42 @@ static s32 bb_entry_result(const struct blkbatch_entry *e)
  * CQE result: entries that succeeded, or -EFAULT if the status array
  * could not be written (@copy_status is false for a dying task).
  */
+/* What a finished batch adds to its device's counters. */
+static void bb_batch_count(struct bb_batch *b, u32 failed, u64 rd, u64 wr)
+{
+	struct bb_dev *dev = b->dev;
+
+	bb_stats_add(dev, BB_STAT_BATCHES, 1);
+	bb_stats_add(dev, BB_STAT_ENTRIES, b->nr);
+	bb_stats_add(dev, BB_STAT_BYTES_READ, rd);
+	bb_stats_add(dev, BB_STAT_BYTES_WRITTEN, wr);
+	bb_stats_add(dev, BB_STAT_ENTRIES_FAILED, failed);
+	if (b->polled) {
+		atomic_add(b->poll.nr, &bb_polled_bios);
+		bb_stats_add(dev, BB_STAT_POLLED_BIOS, b->poll.nr);
+	}
+}
+
 int bb_batch_finish(struct bb_batch *b, bool copy_status)
 {
 	u32 i, ok = 0;
+	u64 rd = 0, wr = 0;
 	int res;
 
 	for (i = 0; i < b->nr; i++) {
+		const struct blkbatch_entry *e = &b->ents[i];
+
 		if (!b->err[i])
-			b->err[i] = bb_entry_result(&b->ents[i]);
-		if (b->err[i] >= 0)
-			ok++;
+			b->err[i] = bb_entry_result(e);
+		if (b->err[i] < 0) {
+			trace_entry_error(b, i, b->err[i]);
+			continue;
+		}
+		ok++;
+		if (e->op == BLKBATCH_OP_READ)
+			rd += e->len;
+		else if (e->op == BLKBATCH_OP_WRITE)
+			wr += e->len;
 	}
 	res = ok;
 	if (b->ustatus && !copy_status)
@@ -331,8 +363,8 @@ int bb_batch_finish(struct bb_batch *b, bool copy_status)
 		 copy_to_user(b->ustatus, b->err, b->nr * sizeof(*b->err)))
 		res = -EFAULT;
 
-	if (b->polled)
-		atomic_add(b->poll.nr, &bb_polled_bios);
+	bb_batch_count(b, b->nr - ok, rd, wr);
+	trace_batch_done(b, res);
 	bb_batch_free(b);
 	return res;
 }

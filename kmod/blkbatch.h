@@ -14,6 +14,7 @@
 #include <linux/mm_types.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
 #include <linux/blkbatch.h>
@@ -24,6 +25,27 @@
 #define BB_DEFAULT_MAX_ENTRIES	16384
 #define BB_MAX_MAX_ENTRIES	(1024U * 1024U)
 #define BB_MAX_VECS		UIO_MAXIOV
+
+/*
+ * Counters of an attached device, in the order sysfs "stat" prints them
+ * (the uapi header documents that line).
+ */
+enum bb_stat {
+	BB_STAT_BATCHES,	/* issued and finished */
+	BB_STAT_ENTRIES,	/* of those batches */
+	BB_STAT_BYTES_READ,	/* READ entries that succeeded */
+	BB_STAT_BYTES_WRITTEN,	/* WRITE entries that succeeded */
+	BB_STAT_ENTRIES_FAILED,	/* entries whose status is an error */
+	BB_STAT_INVALID,	/* batches refused by validation */
+	BB_STAT_POLLED_BIOS,
+	BB_STAT_RETRIED,	/* entries issued again (bio.c) */
+	BB_NR_STATS
+};
+
+struct bb_stats {
+	u64_stats_t		v[BB_NR_STATS];
+	struct u64_stats_sync	syncp;
+};
 
 /*
  * struct bb_dev - one attached block device and its /dev/blkbatchN.
@@ -42,6 +64,7 @@ struct bb_dev {
 	spinlock_t		lock;		/* protects @dead, @inflight */
 	bool			dead;
 	unsigned int		inflight;
+	struct bb_stats __percpu *stats;
 };
 
 /*
@@ -172,6 +195,12 @@ bool bb_dev_poll_max(struct bb_dev *dev, u32 *poll_max);
 /* the device's active reference, held by each batch */
 int bb_dev_start_batch(struct bb_dev *dev);
 void bb_dev_end_batch(struct bb_dev *dev);
+
+/* stats.c */
+extern const struct attribute_group *bb_dev_groups[];
+int bb_stats_alloc(struct bb_dev *dev);
+void bb_stats_free(struct bb_dev *dev);
+void bb_stats_add(struct bb_dev *dev, enum bb_stat which, u64 n);
 
 /* validate.c */
 void bb_limits_init(struct bb_dev *dev, struct file *file, bool fixed,

@@ -20,7 +20,10 @@ static DEFINE_XARRAY_ALLOC(bb_devs);
 
 static void bb_dev_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct bb_dev, ref));
+	struct bb_dev *dev = container_of(ref, struct bb_dev, ref);
+
+	bb_stats_free(dev);
+	kfree(dev);
 }
 
 static void bb_dev_put(struct bb_dev *dev)
@@ -64,7 +67,7 @@ u64 bb_features(struct block_device *bdev)
 	u64 f = BLKBATCH_F_READ_WRITE | BLKBATCH_F_FLUSH | BLKBATCH_F_FUA |
 		BLKBATCH_F_VEC | BLKBATCH_F_BARRIER | BLKBATCH_F_ABORT |
 		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX |
-		BLKBATCH_F_IOPOLL;
+		BLKBATCH_F_IOPOLL | BLKBATCH_F_DEV_T;
 
 	if (bdev_max_discard_sectors(bdev))
 		f |= BLKBATCH_F_DISCARD;
@@ -122,6 +125,8 @@ static void bb_fill_info(struct bb_dev *dev, struct blkbatch_info *info)
 	info->attach_flags = dev->attach_flags;
 	info->index = dev->index;
 	info->version = BLKBATCH_VERSION;
+	info->dev_major = MAJOR(bdev->bd_dev);
+	info->dev_minor = MINOR(bdev->bd_dev);
 }
 
 static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
@@ -206,6 +211,9 @@ static int bb_attach(const char *path, u32 flags, u32 __user *uindex)
 	kref_init(&dev->ref);
 	spin_lock_init(&dev->lock);
 	dev->attach_flags = flags;
+	ret = bb_stats_alloc(dev);
+	if (ret)
+		goto out_free;
 
 	ret = bb_bdev_open(&dev->bdev, path, write, dev);
 	if (ret)
@@ -230,6 +238,8 @@ static int bb_attach(const char *path, u32 flags, u32 __user *uindex)
 	dev->misc.name = dev->name;
 	dev->misc.fops = &bb_dev_fops;
 	dev->misc.mode = 0600;
+	/* dev_backing, read_only, inflight, stat: stats.c */
+	dev->misc.groups = bb_dev_groups;
 	ret = misc_register(&dev->misc);
 	if (ret)
 		goto out_erase;
@@ -245,6 +255,7 @@ out_unlock:
 	mutex_unlock(&bb_ctl_mutex);
 	bb_bdev_close(&dev->bdev);
 out_free:
+	bb_stats_free(dev);
 	kfree(dev);
 	return ret;
 }

@@ -84,3 +84,4 @@ module_exit(bb_exit);
 MODULE_AUTHOR("The blkbatch developers");
 MODULE_DESCRIPTION("Batched block I/O through one io_uring command");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(BLKBATCH_MODVER);

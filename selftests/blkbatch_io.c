@@ -101,7 +101,7 @@ TEST_F(io, info)
 	if (has(self, BLKBATCH_F_VEC))
 		EXPECT_LE(1U, info->max_vecs);
 	EXPECT_EQ(0U, info->rsvd0);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < sizeof(info->rsvd) / sizeof(info->rsvd[0]); i++)
 		EXPECT_EQ(0ULL, info->rsvd[i]);
 
 	ASSERT_EQ(0, blkbatch_get_info(self->env.ctx.fd, &lib));

@@ -82,6 +82,7 @@ enum bb_region {
 	BB_RG_VERIFY	= 40,	/* blkbatch_verify.c: 40, 41 */
 	BB_RG_COMPAT32	= 42,	/* blkbatch_compat32.c: 42 */
 	BB_RG_LIFECYCLE	= 43,	/* blkbatch_lifecycle.c: 43 */
+	BB_RG_STATS	= 44,	/* blkbatch_stats.c: 44 */
 };
 
 /* A user address nothing is mapped at: mapped once, then unmapped. */

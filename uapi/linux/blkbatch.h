@@ -164,6 +164,20 @@
  * background.  Fixed buffers need io_uring.
  *
  * The control device's ioctls need CAP_SYS_ADMIN (-EPERM otherwise).
+ *
+ * sysfs
+ * -----
+ * Each /dev/blkbatchN has, in /sys/class/misc/blkbatchN/:
+ *   dev_backing	the attached block device's "MAJ:MIN"
+ *   read_only		1 if attached read-only or the device is, else 0
+ *   inflight		batches between validation and completion
+ *   stat		one line of decimal counters since attach, in this
+ *			order: batches (finished), entries (of those),
+ *			bytes_read and bytes_written (READ and WRITE entries
+ *			that succeeded), entries_failed (negative status),
+ *			batches_invalid (refused by validation of the command
+ *			or its entries), polled_bios, retried_entries.  New
+ *			counters are only ever appended.
  */
 #ifndef _UAPI_LINUX_BLKBATCH_H
 #define _UAPI_LINUX_BLKBATCH_H
@@ -175,8 +189,11 @@
 #define BLKBATCH_CTL_DEV	"/dev/blkbatch-control"
 #define BLKBATCH_DEV_FMT	"/dev/blkbatch%u"
 
-/* Bumped when the protocol gains something; see blkbatch_info.version. */
-#define BLKBATCH_VERSION	1
+/*
+ * Bumped when the protocol gains something; see blkbatch_info.version.
+ * 2: blkbatch_info.dev_major and dev_minor (BLKBATCH_F_DEV_T).
+ */
+#define BLKBATCH_VERSION	2
 
 #define BLKBATCH_IOC_MAGIC	0xbb
 
@@ -294,7 +311,14 @@ struct blkbatch_cmd {
  * @attach_flags:	BLKBATCH_ATTACH_F_* the device was attached with.
  * @index:		N of /dev/blkbatchN.
  * @version:		BLKBATCH_VERSION of the module.
+ * @rsvd0:		0.
+ * @dev_major:		the attached block device's dev_t, as in
+ * @dev_minor:		/sys/block/X/dev (version 2, BLKBATCH_F_DEV_T; a
+ *			version 1 module leaves them 0).
  * @rsvd:		0.
+ *
+ * The struct never shrinks or moves a field: a program built against an
+ * older header reads the fields it knows.
  */
 struct blkbatch_info {
 	__u64	capacity;
@@ -311,7 +335,9 @@ struct blkbatch_info {
 	__u32	index;
 	__u32	version;
 	__u32	rsvd0;
-	__u64	rsvd[6];
+	__u32	dev_major;
+	__u32	dev_minor;
+	__u64	rsvd[5];
 };
 
 /* Feature bits (struct blkbatch_info.features). */
@@ -328,6 +354,7 @@ struct blkbatch_info {
 #define BLKBATCH_F_SYNC		_BITULL(10)	/* BLKBATCH_IOC_SUBMIT */
 #define BLKBATCH_F_WRITE_CACHE	_BITULL(11)	/* device has a volatile cache */
 #define BLKBATCH_F_CQE32_INDEX	_BITULL(12)	/* CQE32 names the bad entry */
+#define BLKBATCH_F_DEV_T	_BITULL(13)	/* info.dev_major, dev_minor */
 
 /*
  * struct blkbatch_attach - BLKBATCH_CTL_ATTACH on the control device.
