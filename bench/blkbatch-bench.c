@@ -23,7 +23,9 @@
  *   blkbatch   DEV is /dev/blkbatchN, or a block device attached for the
  *              run and detached at its end.  A libblkbatch per-thread
  *              ring with the device as registered file 0 and one
- *              registered buffer of D * bs bytes; one batch of D entries
+ *              registered buffer of D * bs bytes, BLKBATCH_RING_SINGLE_
+ *              ISSUER (SINGLE_ISSUER + DEFER_TASKRUN and a registered ring
+ *              fd, as the io_uring engine's rings); one batch of D entries
  *              (one SQE) in flight per thread, each round one
  *              io_uring_enter that submits the batch and waits for it.
  *   io_uring   DEV is a block device, opened O_RDWR | O_DIRECT.  What
@@ -1620,6 +1622,8 @@ int main(int argc, char **argv)
 	per_thread = (o.ios + (uint64_t)per_unit * o.threads - 1) /
 		     ((uint64_t)per_unit * o.threads);
 	if (o.engine == ENG_BLKBATCH) {
+		/* Each thread owns its ring, as the rival's rings do. */
+		rflags |= BLKBATCH_RING_SINGLE_ISSUER;
 		if (mode_iopoll(o.mode))
 			rflags |= BLKBATCH_RING_IOPOLL;
 		if (mode_sqpoll(o.mode))

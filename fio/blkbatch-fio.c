@@ -309,7 +309,9 @@ static struct io_u *bbf_event(struct thread_data *td, int event)
 static int bbf_init(struct thread_data *td)
 {
 	struct bbf_options *o = td->eo;
-	unsigned int flags = (o->hipri ? BLKBATCH_RING_IOPOLL : 0) |
+	/* The job's thread alone submits and reaps. */
+	unsigned int flags = BLKBATCH_RING_SINGLE_ISSUER |
+			     (o->hipri ? BLKBATCH_RING_IOPOLL : 0) |
 			     (o->sqpoll ? BLKBATCH_RING_SQPOLL : 0);
 	struct bbf_data *d;
 	int ret;

@@ -31,6 +31,8 @@
 #define REGION_SQPOLL		BB_REGION(22)
 #define REGION_ASYNC		BB_REGION(23)
 #define REGION_SHARED		BB_REGION(24)
+/* The second half of the SQPOLL region. */
+#define REGION_ISSUER		(REGION_SQPOLL + 8 * SZ_1M)
 #define REGION_LARGE_MAX	(32U * SZ_1M)
 /* Seconds for the tests that move tens of MiB on an emulated guest. */
 #define SLOW_TIMEOUT		120
@@ -766,6 +768,44 @@ TEST_F(io, sqpoll_ring)
 	blkbatch_ring_exit(&r);
 	bb_expect_pattern(_metadata, self, REGION_SQPOLL,
 			  NR_RING_ENTRIES * SZ_4K, 22);
+}
+
+/*
+ * A ring only its creator uses: completions are deferred task work,
+ * posted when the thread waits, and found by peeking too.
+ */
+TEST_F(io, single_issuer_ring)
+{
+	struct blkbatch_entry e;
+	struct blkbatch_batch b;
+	struct blkbatch_cqe cqe;
+	struct blkbatch_ring r;
+	void *buf = bb_alloc(SZ_4K);
+	__s32 st = 0;
+	int ret, spins;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, blkbatch_ring_init(&r, BB_RING_DEPTH,
+					BLKBATCH_RING_SINGLE_ISSUER));
+	rw_on_ring(_metadata, self, &r, 0, REGION_ISSUER, 25);
+	blkbatch_batch_init(&b, &e, &st, 1);
+	blkbatch_batch_add_read(&b, buf, SZ_4K, REGION_ISSUER);
+	ASSERT_EQ(0, blkbatch_submit(&r, self->env.ctx.fd, &b, 5));
+	for (spins = 0; spins < 100000; spins++) {
+		ret = blkbatch_peek(&r, &cqe);
+		if (ret != -EAGAIN)
+			break;
+		bb_sleep_ms(1);
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(5U, cqe.user_data);
+	EXPECT_EQ(1, cqe.res);
+	EXPECT_EQ((__s32)SZ_4K, st);
+	EXPECT_EQ(-1, bb_check(buf, SZ_4K, REGION_ISSUER, 25));
+	blkbatch_ring_exit(&r);
+	bb_free(buf, SZ_4K);
+	bb_expect_pattern(_metadata, self, REGION_ISSUER,
+			  NR_RING_ENTRIES * SZ_4K, 25);
 }
 
 /* Issued from an io-wq worker instead of the submitting task. */

@@ -56,6 +56,22 @@ int blkbatch_detach(unsigned int index)
 	return ret;
 }
 
+const char *blkbatch_feature_name(__u64 feature)
+{
+	static const char *const names[] = {
+		"read-write", "flush", "discard", "write-zeroes", "fua", "vec",
+		"barrier", "abort", "fixed", "iopoll", "sync", "write-cache",
+		"cqe32-index", "dev-t",
+	};
+	unsigned int bit;
+
+	/* One bit, and one this library knows. */
+	if (!feature || (feature & (feature - 1)))
+		return "unknown";
+	bit = __builtin_ctzll(feature);
+	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : "unknown";
+}
+
 int blkbatch_get_info(int fd, struct blkbatch_info *info)
 {
 	memset(info, 0, sizeof(*info));

@@ -31,8 +31,14 @@ struct blkbatch_dev {
 #define BLKBATCH_RING_IOPOLL	(1U << 0)	/* IORING_SETUP_IOPOLL */
 #define BLKBATCH_RING_SQPOLL	(1U << 1)	/* IORING_SETUP_SQPOLL */
 #define BLKBATCH_RING_CQE32	(1U << 2)	/* CQE32: res2 names a bad entry */
+/*
+ * Since 1.2: only the thread that created the ring submits and reaps
+ * (IORING_SETUP_SINGLE_ISSUER, and DEFER_TASKRUN without SQPOLL: batches
+ * complete when that thread waits or peeks, not by interrupting it).
+ */
+#define BLKBATCH_RING_SINGLE_ISSUER (1U << 3)
 #define BLKBATCH_RING_ALL	(BLKBATCH_RING_IOPOLL | BLKBATCH_RING_SQPOLL | \
-				 BLKBATCH_RING_CQE32)
+				 BLKBATCH_RING_CQE32 | BLKBATCH_RING_SINGLE_ISSUER)
 
 /* Completions blkbatch_run() can hold back for others on an IOPOLL ring. */
 #define BLKBATCH_RING_HELD	16
@@ -98,6 +104,8 @@ int blkbatch_open(unsigned int index, int oflags, struct blkbatch_dev *dev);
 int blkbatch_open_path(const char *path, int oflags, struct blkbatch_dev *dev);
 void blkbatch_close(struct blkbatch_dev *dev);
 int blkbatch_get_info(int fd, struct blkbatch_info *info);
+/* Name of one BLKBATCH_F_* bit ("unknown" for others or several). */
+const char *blkbatch_feature_name(__u64 feature);
 
 /* Rings. */
 int blkbatch_ring_init(struct blkbatch_ring *r, unsigned int depth,

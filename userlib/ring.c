@@ -17,6 +17,21 @@
 #define IORING_URING_CMD_FIXED	(1U << 0)
 #endif
 
+/*
+ * What BLKBATCH_RING_SINGLE_ISSUER asks of the kernel: no locking for
+ * other submitters, and task work (a batch's completion) run when the
+ * thread waits rather than by interrupting it.  DEFER_TASKRUN needs a
+ * task that waits itself, which an SQPOLL ring's thread does not.
+ */
+static unsigned int single_issuer_flags(unsigned int flags)
+{
+	if (!(flags & BLKBATCH_RING_SINGLE_ISSUER))
+		return 0;
+	if (flags & BLKBATCH_RING_SQPOLL)
+		return IORING_SETUP_SINGLE_ISSUER;
+	return IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+}
+
 
 /* Idle time of the SQPOLL thread before it sleeps, in milliseconds. */
 #define BLKBATCH_SQ_THREAD_IDLE	1000
@@ -54,7 +69,13 @@ int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
 		p.wq_fd = (__u32)share->ring.ring_fd;
 	}
 
+	p.flags |= single_issuer_flags(flags);
 	ret = io_uring_queue_init_params(depth, &r->ring, &p);
+	if (ret == -EINVAL && single_issuer_flags(flags)) {
+		/* Before 6.1: the same ring without them. */
+		p.flags &= ~single_issuer_flags(flags);
+		ret = io_uring_queue_init_params(depth, &r->ring, &p);
+	}
 	if (ret == -EINVAL) {
 		/*
 		 * Kernels before 5.19 reject SQE128/CQE32 as unknown flags.
@@ -81,6 +102,9 @@ int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
 		memset(r, 0, sizeof(*r));
 		return -EOPNOTSUPP;
 	}
+	/* One thread enters it: a registered ring fd saves a lookup per call. */
+	if (r->ring.flags & IORING_SETUP_SINGLE_ISSUER)
+		io_uring_register_ring_fd(&r->ring);
 	r->flags = flags;
 	return 0;
 }
@@ -280,6 +304,12 @@ static int reap(struct blkbatch_ring *r, struct blkbatch_cqe *cqe, bool wait)
 		return 0;
 	ret = wait ? io_uring_wait_cqe(&r->ring, &c)
 		   : io_uring_peek_cqe(&r->ring, &c);
+	/* Deferred task work posts completions only when asked to. */
+	if (!wait && ret == -EAGAIN &&
+	    (r->ring.flags & IORING_SETUP_DEFER_TASKRUN)) {
+		io_uring_get_events(&r->ring);
+		ret = io_uring_peek_cqe(&r->ring, &c);
+	}
 	if (ret < 0)
 		return ret;
 	if (!c)

@@ -135,6 +135,14 @@ static void test_builders(void)
 	CHECK(!strcmp(blkbatch_op_name(BLKBATCH_OP_BARRIER), "barrier"));
 	CHECK(!strcmp(blkbatch_op_name(BLKBATCH_OP_LAST + 1), "unknown"));
 	CHECK(!strcmp(blkbatch_op_name(~0U), "unknown"));
+
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_READ_WRITE), "read-write"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_IOPOLL), "iopoll"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_DEV_T), "dev-t"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_DEV_T << 1), "unknown"));
+	CHECK(!strcmp(blkbatch_feature_name(0), "unknown"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_FUA | BLKBATCH_F_VEC),
+		      "unknown"));
 }
 
 static void test_prep(void)
