@@ -32,10 +32,10 @@ KDIR_INSTALL	?= /lib/modules/$(KVER_INSTALL)/build
 MODDIR		?= /lib/modules/$(KVER_INSTALL)/updates
 UDEVRULESDIR	?= /lib/udev/rules.d
 
-.PHONY: all deps modules module userlib selftests fio demo bench check checkpatch clean \
+.PHONY: all deps modules module userlib selftests fio cli demo bench check checkpatch clean \
 	install install-module install-udev uninstall
 
-all: deps modules userlib selftests fio
+all: deps modules userlib selftests fio cli
 
 deps:
 	@qemu/deps.sh
@@ -64,7 +64,11 @@ module:
 userlib: deps
 	$(MAKE) -C userlib
 
-selftests: userlib
+# blkbatch(8); selftests/blkbatch_cli.sh runs it in the VM.
+cli: userlib
+	$(MAKE) -C cli
+
+selftests: userlib cli
 	$(MAKE) -C selftests
 
 # fio's source (for its headers) is fetched into the cache the first time.
@@ -115,6 +119,7 @@ checkpatch: deps $(CP_DIR)/.stamp
 # (a package runs them when it is installed).
 install: install-module install-udev
 	$(MAKE) -C userlib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C cli install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 install-module:
 	@[ -d $(KDIR_INSTALL) ] || { echo "no kernel headers in $(KDIR_INSTALL):" \
@@ -136,10 +141,12 @@ uninstall:
 		$(DESTDIR)$(UDEVRULESDIR)/60-blkbatch.rules
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER_INSTALL)
 	$(MAKE) -C userlib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C cli uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 clean:
 	rm -rf build
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C bench clean
+	$(MAKE) -C cli clean
 	$(MAKE) -C fio clean

@@ -7,9 +7,11 @@
 # that whatever fails, the run still ends with the one summary line
 #   N passed, N failed[, N skipped]
 # and a non-zero exit if anything failed.  Steps, each counted:
-#   host.build, host.userlib_test, host.fio_engine, host.checkpatch   on the host
+#   host.build, host.userlib_test, host.fio_engine, host.checkpatch,
+#   host.cli, host.install   on the host
 #   per kernel series: fetch (or build: see KERNEL_BUILD in kernels.conf),
-#   module build, then the selftests in a VM
+#   module build, host.dkms.SERIES (the module as DKMS builds it, loaded
+#   in the VM too; a skip when not root), then the selftests in a VM
 #
 # Counting contract with the guest runner (selftests/run-guest.sh):
 # every line of its output (OUTDIR/output.txt) that starts in column 0 with
@@ -53,13 +55,20 @@ summary() {
 }
 
 # A host step: its output goes to a log, its verdict is one TAP line.
+# Exit status 77 is a skip, its reason the log's last line.
 step() {
-	local name=$1 log=$logs/$1.log
+	local name=$1 log=$logs/$1.log rc=0
 	shift
 	nhost=$((nhost + 1))
-	if "$@" >"$log" 2>&1; then
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ $rc = 0 ]; then
 		echo "ok $nhost host.$name"
 		pass=$((pass + 1))
+		return 0
+	fi
+	if [ $rc = 77 ]; then
+		echo "ok $nhost host.$name # SKIP $(tail -n1 "$log")"
+		skip=$((skip + 1))
 		return 0
 	fi
 	echo "not ok $nhost host.$name"
@@ -97,6 +106,10 @@ kernel() {
 		fail=$((fail + 1)) why+=("$kver: module build failed, see $logs/module-$kver.log")
 		return
 	fi
+	# What DKMS builds on a user's machine; the VM loads it too
+	# (selftests/blkbatch_install.sh).
+	rm -rf "$repo/build/dkms/$kver"
+	step "dkms.$s" "$here/dkms-build.sh" "$kver"
 	out=$repo/build/vm/check-$kver
 	rm -f "$out/output.txt" "$out/result.txt" # never count a stale run
 	# shellcheck disable=SC2086 # $cmd may carry arguments
@@ -123,6 +136,9 @@ if step build make --no-print-directory userlib selftests; then
 	step userlib_test make --no-print-directory -C userlib test
 	step fio_engine make --no-print-directory -C fio check
 	step checkpatch make --no-print-directory checkpatch
+	step cli make --no-print-directory -C cli check
+	step install bash -c 'k=$("$1" "$2") && "$3" "$k"' _ \
+		"$here/fetch-kernel.sh" "${KERNEL_SERIES[0]}" "$here/install-test.sh"
 	for s in "$@"; do
 		kernel "$s"
 	done

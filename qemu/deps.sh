@@ -17,6 +17,8 @@ PKGS=(
 	flex bison bc		# building the debug kernel (Kconfig, timeconst)
 	fio strace		# the demo's peers and syscall counts
 	gnuplot-nox		# make bench's plot (bench/results.png)
+	dkms pkg-config		# make check: the DKMS build, make install's .pc
+	udev			# make check: udevadm test of the udev rule
 )
 
 missing=()

@@ -18,8 +18,8 @@ set -u
 
 DIR=${BLKBATCH_SELFTESTS_DIR:-selftests}
 PROGS=(blkbatch_ctl blkbatch_io blkbatch_validate blkbatch_semantics blkbatch_poll blkbatch_stress
-       blkbatch_verify blkbatch_compat32 blkbatch_fio.sh blkbatch_lifecycle
-       blkbatch_stats)
+       blkbatch_verify blkbatch_compat32 blkbatch_fio.sh blkbatch_cli.sh blkbatch_lifecycle
+       blkbatch_stats blkbatch_install.sh)
 # Arguments name a subset of the programs to run (for development).
 [ $# -eq 0 ] || PROGS=("$@")
 # The VM gives the whole run 900 s: a hung program must leave time for more.
