@@ -93,6 +93,9 @@
  *                       commit WRITE with FUA (default for blkbatch)
  *   blkbatch fua        one batch: R WRITEs with FUA, BARRIER, the commit
  *                       WRITE with FUA
+ *   blkbatch coalesce   one batch: the R records as ONE WRITE with FUA,
+ *                       BARRIER, the commit WRITE with FUA (io_uring's
+ *                       coalesce, below)
  *   io_uring dsync2     R RWF_DSYNC writes in one submit, wait for all;
  *                       the commit RWF_DSYNC write, wait: 2 round trips
  *                       (default for io_uring)
@@ -196,7 +199,7 @@ static const char *const rw_ops[] = { "read", "write", "rw", "write" };
 enum workload { WL_IO, WL_COMMIT };
 
 enum form {
-	F_BB_FLUSH, F_BB_FUA,
+	F_BB_FLUSH, F_BB_FUA, F_BB_COALESCE,
 	F_IOU_DSYNC2, F_IOU_FSYNC3, F_IOU_DRAINLINK, F_IOU_LINK,
 	F_IOU_DSYNCLINK, F_IOU_DSYNCDRAIN, F_IOU_COALESCE,
 	F_PS_DSYNC, F_PS_DSYNC2,
@@ -211,6 +214,7 @@ static const struct {
 } forms[F_NR] = {
 	[F_BB_FLUSH]		= { "flush", ENG_BLKBATCH, false, false },
 	[F_BB_FUA]		= { "fua", ENG_BLKBATCH, false, false },
+	[F_BB_COALESCE]		= { "coalesce", ENG_BLKBATCH, false, false },
 	[F_IOU_DSYNC2]		= { "dsync2", ENG_IO_URING, false, false },
 	[F_IOU_FSYNC3]		= { "fsync3", ENG_IO_URING, true, false },
 	[F_IOU_DRAINLINK]	= { "drainlink", ENG_IO_URING, true, true },
@@ -600,9 +604,17 @@ static int bb_commit(struct worker *w, uint64_t k)
 	double t0;
 
 	blkbatch_batch_reset(b);
-	for (i = 0; i < o->records; i++)
-		blkbatch_batch_add_write(b, w->buf + (size_t)i * o->bs, o->bs,
-					 off + (uint64_t)i * o->bs, rf);
+	if (o->form == F_BB_COALESCE) {
+		/* The records are contiguous on disk and in the buffer. */
+		blkbatch_batch_add_write(b, w->buf, o->records * o->bs, off,
+					 BLKBATCH_EF_FUA);
+		i = o->records;
+	} else {
+		for (i = 0; i < o->records; i++)
+			blkbatch_batch_add_write(b, w->buf + (size_t)i * o->bs,
+						 o->bs, off + (uint64_t)i * o->bs,
+						 rf);
+	}
 	blkbatch_batch_add_barrier(b);
 	if (o->form == F_BB_FLUSH) {
 		blkbatch_batch_add_flush(b);

@@ -198,7 +198,7 @@ add_commit() { # dev records
 	for f in dsync2 fsync3 drainlink link dsynclink dsyncdrain coalesce; do
 		add "$dev" "commit$r" commit 4096 "$r" bench io_uring $f
 	done
-	for f in flush fua; do
+	for f in flush fua coalesce; do
 		add "$dev" "commit$r" commit 4096 "$r" bench blkbatch $f
 	done
 }
