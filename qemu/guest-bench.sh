@@ -69,11 +69,10 @@ run_tmo=$((4 * max_s + 60))
 # (fio's block size queries, blkbatch-bench's GET_INFO).
 syscalls=io_uring_enter,pread64,pwrite64,preadv,pwritev,preadv2,pwritev2,io_submit,io_getevents,io_pgetevents,fdatasync,fsync
 nullb_name=bbbench
-nullb_cfg=/sys/kernel/config/nullb/$nullb_name
 runs=$out/runs
 csv=$out/results.csv
 
-. qemu/lib.sh # say, strace_c, strace_calls, rmmod_retry, fio_peer
+. qemu/lib.sh # say, strace_c, strace_calls, rmmod_retry, fio_peer, nullb_up
 BB_SAY_PREFIX='guest-bench: '
 failed=()
 notes=()
@@ -90,10 +89,7 @@ rm -f "$runs"/* "$out"/{results.csv,failures.txt,notes.txt,env.txt}
 
 cleanup() {
 	[ -z "$bbdev" ] || "$bench" --detach "$bbdev" || say "FAIL: detach $bbdev"
-	if [ -d "$nullb_cfg" ]; then
-		echo 0 >"$nullb_cfg/power"
-		rmdir "$nullb_cfg" || say "FAIL: cannot remove $nullb_cfg"
-	fi
+	nullb_down $nullb_name || say "FAIL: cannot remove the null_blk disk"
 	rmmod_retry blkbatch || { say "FAIL: rmmod blkbatch"; exit 1; }
 }
 
@@ -113,26 +109,10 @@ dd if=/dev/zero of="$disk" bs=1M count=$range_mb oflag=direct status=none ||
 # NVMe namespace, as many tags as nvme's 1023, a queue per vCPU plus the
 # poll queue, no memory behind it, so that it costs nothing but the block
 # layer's path.
-nullb_up() {
-	local a
-	[ -d /sys/kernel/config/nullb ] ||
-		modprobe -d "${BLKBATCH_MODROOT:-/}" null_blk nr_devices=0 ||
-		return 1
-	[ -d /sys/kernel/config/nullb ] || return 1
-	[ ! -d "$nullb_cfg" ] || { echo 0 >"$nullb_cfg/power"; rmdir "$nullb_cfg"; }
-	mkdir "$nullb_cfg" || return 1
-	for a in size=1024 blocksize=4096 memory_backed=0 hw_queue_depth=1024 \
-		 submit_queues="$(nproc)" poll_queues=1 power=1; do
-		echo "${a#*=}" >"$nullb_cfg/${a%%=*}" || { say "null_blk: $a refused"; return 1; }
-	done
-	for _ in $(seq 100); do
-		[ -b /dev/$nullb_name ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 nullb_ok=1
-nullb_up || { say "FAIL: cannot make the null_blk disk $nullb_name"; nullb_ok=0; }
+nullb_up $nullb_name size=1024 blocksize=4096 memory_backed=0 \
+	hw_queue_depth=1024 submit_queues="$(nproc)" poll_queues=1 ||
+	{ say "FAIL: cannot make the null_blk disk $nullb_name"; nullb_ok=0; }
 
 qinfo() { # block device name
 	local q=/sys/block/$1/queue

@@ -104,3 +104,30 @@ fio_peer() {
 	*) echo "fio_peer: no mode $mode" >&2; return 1 ;;
 	esac
 }
+
+# nullb_up NAME ATTR=VALUE...: a configfs null_blk disk, /dev/NAME, with
+# those attributes set before it is powered on.  null_blk must be loaded
+# with configfs (run-vm.sh --nullblk), else it is loaded here from
+# $BLKBATCH_MODROOT and BB_NULLB_LOADED says so.  nullb_down NAME: gone.
+BB_NULLB_CFG=/sys/kernel/config/nullb
+BB_NULLB_LOADED=0
+nullb_up() {
+	local d=$BB_NULLB_CFG/$1 kv
+	if [ ! -d "$BB_NULLB_CFG" ] && [ -n "${BLKBATCH_MODROOT:-}" ] &&
+	   modprobe -d "$BLKBATCH_MODROOT" null_blk nr_devices=0 2>/dev/null; then
+		BB_NULLB_LOADED=1
+	fi
+	[ -d "$BB_NULLB_CFG" ] || return 1
+	shift
+	[ ! -d "$d" ] || nullb_down "${d##*/}"
+	mkdir "$d" || return 1
+	for kv in "$@"; do echo "${kv#*=}" >"$d/${kv%%=*}" || return 1; done
+	echo 1 >"$d/power" || return 1
+	for _ in $(seq 100); do [ -b "/dev/${d##*/}" ] && return 0; sleep 0.05; done
+	return 1
+}
+nullb_down() {
+	[ -d "$BB_NULLB_CFG/$1" ] || return 0
+	echo 0 >"$BB_NULLB_CFG/$1/power"
+	rmdir "$BB_NULLB_CFG/$1"
+}

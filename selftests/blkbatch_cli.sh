@@ -9,11 +9,10 @@
 # repository root, with BLKBATCH_DISK set and the module loaded).  The
 # disk is left detached, whatever happens.
 set -u
-. "$(dirname "$0")/../qemu/lib.sh" # say
+. "$(dirname "$0")/../qemu/lib.sh" # say, nullb_up, nullb_down
 BB_SAY_PREFIX='# '
 cli=${BLKBATCH_CLI:-cli/blkbatch}
 disk=${BLKBATCH_DISK:-}
-cfg=/sys/kernel/config/nullb
 PY=python3
 n=0
 failed=0
@@ -38,7 +37,6 @@ fi
 
 tmp=$(mktemp -d)
 disk_dev=$(cat "/sys/class/block/${disk##*/}/dev")
-nullb_loaded=0
 
 # Every node attached to @1's MAJ:MIN, by sysfs: the tool may be broken.
 nodes_of() {
@@ -59,30 +57,15 @@ fd = os.open("/dev/blkbatch-control", os.O_RDWR)
 fcntl.ioctl(fd, DETACH, struct.pack("<II16x", int(sys.argv[1]), 0))' "${nd#blkbatch}"
 	done
 }
-nullb_up() { # NAME ATTR=VALUE...: a configfs null_blk disk, /dev/NAME
-	local d=$cfg/$1 kv
-	if [ ! -d "$cfg" ] && [ -n "${BLKBATCH_MODROOT:-}" ] &&
-	   modprobe -d "$BLKBATCH_MODROOT" null_blk nr_devices=0 2>/dev/null; then
-		nullb_loaded=1
-	fi
-	[ -d "$cfg" ] || return 1
-	shift
-	mkdir "$d" || return 1
-	for kv in "$@"; do echo "${kv#*=}" >"$d/${kv%%=*}" || return 1; done
-	echo 1 >"$d/power" || return 1
-	for _ in $(seq 100); do [ -b "/dev/${d##*/}" ] && return 0; sleep 0.05; done
-	return 1
-}
-nullb_down() {
-	[ -d "$cfg/$1" ] || return 0
+# lib.sh's nullb_down, after detaching whatever holds the disk.
+nullb_gone() {
 	[ -b "/dev/$1" ] && detach_all "$(cat "/sys/class/block/$1/dev")"
-	echo 0 >"$cfg/$1/power"
-	rmdir "$cfg/$1"
+	nullb_down "$1"
 }
 cleanup() {
 	detach_all "$disk_dev"
-	nullb_down bbcli
-	[ $nullb_loaded = 0 ] || rmmod null_blk 2>/dev/null
+	nullb_gone bbcli
+	[ $BB_NULLB_LOADED = 0 ] || rmmod null_blk 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -362,10 +345,10 @@ if nullb_up bbcli size=64 memory_backed=1 blocksize=4096 badblocks=+2048-2055; t
 	eq "entries_failed" "$("$cli" -o json stats "$bnode" | jget 'd["entries_failed"]')" 1
 	ok "$cli" read "$bnode" --offset 0 --length 1m --data "$tmp/x"
 	ok "$cli" detach "$bnode"
-	nullb_down bbcli
+	nullb_gone bbcli
 	end entry_error
 else
-	nullb_down bbcli
+	nullb_gone bbcli
 	skip entry_error "no configfs null_blk"
 fi
 

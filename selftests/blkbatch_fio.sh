@@ -8,11 +8,10 @@
 # one batch.  TAP like the C programs (run by run-guest.sh, as root, from
 # the repository root, with BLKBATCH_DISK set and the module loaded).
 set -u
-. "$(dirname "$0")/../qemu/lib.sh" # BLKBATCH_* rules, say
+. "$(dirname "$0")/../qemu/lib.sh" # BLKBATCH_* rules, say, nullb_up
 BB_SAY_PREFIX='# '
 engine=fio/blkbatch-fio.so
 disk=${BLKBATCH_DISK:-}
-cfg=/sys/kernel/config/nullb
 n=0
 
 tests=(crc32c_randwrite crc32c_fsync md5_backlog hipri sqthread_poll
@@ -49,17 +48,6 @@ verify_args=(--rw=randwrite --bsrange=4k-64k --size=48m --iodepth=32
 	     --iodepth_batch_submit=32 --iodepth_batch_complete_max=32
 	     --verify_fatal=1 --do_verify=1)
 
-nullb_up() { # NAME ATTR=VALUE...: a configfs null_blk disk, /dev/NAME
-	local d=$cfg/$1 kv
-	[ -d "$cfg" ] || return 1
-	shift
-	mkdir "$d" || return 1
-	for kv in "$@"; do echo "${kv#*=}" >"$d/${kv%%=*}" || return 1; done
-	echo 1 >"$d/power" || return 1
-	for _ in $(seq 100); do [ -b "/dev/${d##*/}" ] && return 0; sleep 0.05; done
-	return 1
-}
-nullb_down() { echo 0 >"$cfg/$1/power"; rmdir "$cfg/$1"; }
 
 if [ ! -e "$engine" ] || [ -z "$disk" ] || ! command -v fio >/dev/null; then
 	for t in "${tests[@]}"; do skip "$t" "no engine, disk or fio"; done
