@@ -193,6 +193,30 @@ static int bb_skip_entry(struct bb_batch *b)
 	return 0;
 }
 
+/* The first BARRIER at or after @from, or the end of the batch. */
+static u32 bb_segment_end(const struct bb_batch *b, u32 from)
+{
+	while (from < b->nr && b->ents[from].op != BLKBATCH_OP_BARRIER)
+		from++;
+	return from;
+}
+
+/*
+ * Tell blk-mq how many requests follow, as io_uring does with
+ * blk_start_plug_nr_ios() (not exported): when the plug's cache of
+ * requests is empty, the next bio allocates that many tags at once
+ * instead of one.  blk-mq uses the hint once and resets it, so it is
+ * renewed before each entry; only a plug of our own is told.  blk-mq caps
+ * it at 32 (BLK_MAX_REQUEST_COUNT, private to block/).
+ */
+#define BB_PLUG_MAX_IOS		32
+
+static void bb_plug_hint(struct blk_plug *plug, u32 left)
+{
+	if (current->plug == plug)
+		plug->nr_ios = min_t(u32, left, BB_PLUG_MAX_IOS);
+}
+
 /*
  * Issue the next segment under one plug: the entries up to and including
  * the next BARRIER.  Completion may run before we return.
@@ -201,7 +225,7 @@ void bb_batch_issue(struct bb_batch *b)
 {
 	bool recheck = b->next;
 	struct blk_plug plug;
-	u32 i;
+	u32 i, end;
 	int ret;
 
 	/* Nothing of the previous segment is in flight. */
@@ -211,6 +235,7 @@ void bb_batch_issue(struct bb_batch *b)
 	b->poll.stopped = false;
 	if (recheck)
 		bb_limits_refresh(b->dev, &b->lim);
+	end = bb_segment_end(b, b->next);
 	blk_start_plug(&plug);
 	while (b->next < b->nr) {
 		i = b->next++;
@@ -221,6 +246,7 @@ void bb_batch_issue(struct bb_batch *b)
 		}
 		if (b->ents[i].op == BLKBATCH_OP_BARRIER)
 			break;
+		bb_plug_hint(&plug, end - i);
 		bb_issue_one(b, i, recheck);
 	}
 	blk_finish_plug(&plug);
