@@ -319,23 +319,18 @@ static int bb_import_iovecs(const struct bb_batch *b,
 }
 
 /*
- * The user memory of a READ or WRITE entry: its buffer, a range of the
- * registered buffer, or its iovec array (read now, once).  *@iov is what
- * to kfree() afterwards.
+ * The user memory of a READ or WRITE entry that is no iovec array: its
+ * buffer, or a range of the registered buffer.
  */
 static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
-			 struct iov_iter *iter, struct iovec *fast,
-			 struct iovec **iov)
+			 struct iov_iter *iter)
 {
 	int dir = e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST;
 	void __user *uaddr = u64_to_user_ptr(e->addr);
 
-	*iov = NULL;
 	if (b->fixed)
 		return io_uring_cmd_import_fixed(e->addr, e->len, dir, iter,
 						 b->ioucmd);
-	if (e->flags & BLKBATCH_EF_VEC)
-		return bb_import_iovecs(b, e, dir, iter, fast, iov);
 	if (!access_ok(uaddr, e->len))
 		return -EFAULT;
 	iov_iter_ubuf(iter, dir, uaddr, e->len);
@@ -437,39 +432,63 @@ static int bb_issue_rw_polled(struct bb_batch *b, u32 idx,
  * in here: an entry is issued whole (it is bounded by max_entry_bytes),
  * so -EINTR always means "nothing of it done".
  */
-static int bb_issue_rw(struct bb_batch *b, u32 idx)
+static int bb_issue_rw_iter(struct bb_batch *b, u32 idx,
+			    struct iov_iter *iter)
 {
 	const struct blkbatch_entry *e = &b->ents[idx];
 	sector_t sector = e->offset >> SECTOR_SHIFT;
-	struct iovec fast[UIO_FASTIOV], *iov;
-	struct iov_iter iter;
 	struct bio *bio;
 	blk_opf_t opf;
-	int ret;
+	int ret = 0;
 
-	ret = bb_entry_iter(b, e, &iter, fast, &iov);
-	if (ret)
-		goto out;
 	opf = e->op == BLKBATCH_OP_WRITE ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
 					   REQ_OP_READ;
 	opf |= BB_REQ_CACHE;
 	if (e->flags & BLKBATCH_EF_FUA)
 		opf |= REQ_FUA;
 	if (bb_entry_polled(b, e)) {
-		ret = bb_issue_rw_polled(b, idx, &iter, opf, &sector);
-		if (ret == BB_RW_DEFERRED) {
-			ret = 0;
-			goto out;
-		}
+		ret = bb_issue_rw_polled(b, idx, iter, opf, &sector);
+		if (ret == BB_RW_DEFERRED)
+			return 0;
 	}
-	while (!ret && iov_iter_count(&iter)) {
-		bio = bb_rw_bio(b, &iter, opf, GFP_KERNEL, &ret);
+	while (!ret && iov_iter_count(iter)) {
+		bio = bb_rw_bio(b, iter, opf, GFP_KERNEL, &ret);
 		if (bio)
 			bb_rw_submit(b, idx, bio, &sector);
 	}
-out:
+	return ret;
+}
+
+/*
+ * An entry's iovec array, read now, once.  Its own function, so that the
+ * on-stack array (zeroed on every call where the kernel initialises its
+ * stack, as Debian's does) costs only the entries that use it.
+ */
+static noinline int bb_issue_rw_vec(struct bb_batch *b, u32 idx)
+{
+	const struct blkbatch_entry *e = &b->ents[idx];
+	int dir = e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST;
+	struct iovec fast[UIO_FASTIOV], *iov = NULL;
+	struct iov_iter iter;
+	int ret;
+
+	ret = bb_import_iovecs(b, e, dir, &iter, fast, &iov);
+	if (!ret)
+		ret = bb_issue_rw_iter(b, idx, &iter);
 	kfree(iov);
 	return ret;
+}
+
+static int bb_issue_rw(struct bb_batch *b, u32 idx)
+{
+	const struct blkbatch_entry *e = &b->ents[idx];
+	struct iov_iter iter;
+	int ret;
+
+	if (e->flags & BLKBATCH_EF_VEC)
+		return bb_issue_rw_vec(b, idx);
+	ret = bb_entry_iter(b, e, &iter);
+	return ret ? ret : bb_issue_rw_iter(b, idx, &iter);
 }
 
 /* A cache flush: the empty preflush write the block layer expects. */
