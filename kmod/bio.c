@@ -353,6 +353,42 @@ static bool bb_entry_polled(const struct bb_batch *b,
 #define BB_POLL_OPF	(REQ_POLLED | REQ_NOWAIT | REQ_NOMERGE | BB_REQ_CACHE_POLLED)
 
 /*
+ * Whether @iter, a range of the registered buffer, lies in one of its
+ * bvecs, as a single-page entry always does.
+ */
+static bool bb_iter_one_bvec(const struct iov_iter *iter)
+{
+	return iov_iter_is_bvec(iter) &&
+	       iov_iter_count(iter) <= iter->bvec->bv_len - iter->iov_offset;
+}
+
+/*
+ * Such a range as a bio of that one piece.  bio_iov_iter_get_pages()
+ * would point the bio at all the registered buffer's bvecs from there
+ * on, and blk-mq then walks them to see whether it must split the bio;
+ * a single piece within a page never needs splitting.  The registration
+ * holds the pages: the bio takes no reference (bb_bio_no_page_ref()).
+ */
+static struct bio *bb_fixed_bio(struct bb_batch *b, struct iov_iter *iter,
+				blk_opf_t opf, gfp_t gfp, int *err)
+{
+	size_t len = iov_iter_count(iter);
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(b->dev->bdev.bdev, 1, opf, gfp, &bb_bioset);
+	if (!bio) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	__bio_add_page(bio, iter->bvec->bv_page, len,
+		       iter->bvec->bv_offset + iter->iov_offset);
+	bb_bio_no_page_ref(bio);
+	iov_iter_advance(iter, len);
+	*err = 0;
+	return bio;
+}
+
+/*
  * A bio for the next part of @iter, its pages got: NULL and *@err if
  * there is none (-ENOMEM only where @gfp may fail: a polled bio).
  */
@@ -361,6 +397,8 @@ static struct bio *bb_rw_bio(struct bb_batch *b, struct iov_iter *iter,
 {
 	struct bio *bio;
 
+	if (bb_iter_one_bvec(iter))
+		return bb_fixed_bio(b, iter, opf, gfp, err);
 	bio = bio_alloc_bioset(b->dev->bdev.bdev,
 			       bio_iov_vecs_to_alloc(iter, BIO_MAX_VECS), opf,
 			       gfp, &bb_bioset);

@@ -114,6 +114,18 @@ static inline bool bb_bdev_can_poll(struct block_device *bdev)
 #endif
 
 /*
+ * A bio built on pages it holds no reference to (a registered buffer's):
+ * 6.1's bio_release_pages() drops one per page unless BIO_NO_PAGE_REF is
+ * set; 6.5 inverted the flag (BIO_PAGE_REFFED, BIO_PAGE_PINNED).
+ */
+static inline void bb_bio_no_page_ref(struct bio *bio)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+	bio_set_flag(bio, BIO_NO_PAGE_REF);
+#endif
+}
+
+/*
  * Completion in task context.  6.12's lazy variant lets a DEFER_TASKRUN
  * ring wake its waiter once for all the completions it waits for; other
  * rings treat it as the plain one.
