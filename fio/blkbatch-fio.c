@@ -284,7 +284,13 @@ static int bbf_getevents(struct thread_data *td, unsigned int min,
 	memmove(d->done, d->done + d->nr_events,
 		(d->nr_done - d->nr_events) * sizeof(*d->done));
 	d->nr_done -= d->nr_events;
-	while (!blkbatch_peek(&d->ring, &cqe))
+	/*
+	 * What is in the CQ already, without a system call: on a
+	 * DEFER_TASKRUN ring a peek that finds nothing enters the kernel to
+	 * collect, which the wait below does anyway.
+	 */
+	while (io_uring_cq_ready(&d->ring.ring) &&
+	       !blkbatch_peek(&d->ring, &cqe))
 		bbf_complete(d, &cqe);
 	while (d->nr_done < min) {
 		ret = blkbatch_wait(&d->ring, &cqe);
