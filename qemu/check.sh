@@ -132,7 +132,7 @@ kernel() {
 }
 
 export BLKBATCH_CACHE=${BLKBATCH_CACHE:-$repo/.cache}
-if step build make --no-print-directory userlib selftests; then
+if step build make --no-print-directory userlib selftests cli; then
 	step userlib_test make --no-print-directory -C userlib test
 	step fio_engine make --no-print-directory -C fio check
 	step checkpatch make --no-print-directory checkpatch

@@ -14,7 +14,7 @@ set -u
 disk=${BLKBATCH_DISK:-}
 kver=${BLKBATCH_KVER:-$(uname -r)}
 dkms_ko=build/dkms/$kver/blkbatch.ko
-bench=bench/blkbatch-bench
+cli=${BLKBATCH_CLI:-cli/blkbatch} # attach and detach, as an operator would
 rule=udev/60-blkbatch.rules
 n=0 failed=0 node=
 
@@ -31,7 +31,7 @@ result() { # NAME STATUS [WHY]
 }
 skip() { n=$((n + 1)); echo "ok $n install.$1 # SKIP $2"; }
 restore() { # the suite's own module, for the programs after this one
-	[ -z "$node" ] || "$bench" --detach "$node" >/dev/null 2>&1
+	[ -z "$node" ] || "$cli" detach "$node" >/dev/null 2>&1
 	node=
 	rmmod_retry blkbatch 2>/dev/null
 	insmod "${BLKBATCH_KO:?}"
@@ -45,9 +45,9 @@ dkms_module() {
 	got=$(cat /sys/module/blkbatch/version)
 	[ "$got" = "$want" ] || { echo "# version $got, dkms.conf says $want"; return 1; }
 	[ -z "$disk" ] && return 0
-	node=$("$bench" --attach "$disk") || { echo "# attach $disk failed"; return 1; }
+	node=$("$cli" attach "$disk") || { echo "# attach $disk failed"; return 1; }
 	[ -c "$node" ] || { echo "# no $node"; return 1; }
-	"$bench" --detach "$node" || { echo "# detach $node failed"; return 1; }
+	"$cli" detach "$node" || { echo "# detach $node failed"; return 1; }
 	node=
 }
 
@@ -64,24 +64,28 @@ else
 	restore || { echo "# cannot reload ${BLKBATCH_KO}"; failed=1; }
 fi
 
-if ! command -v udevadm >/dev/null || [ -z "$disk" ]; then
-	skip udev_node "no udevadm or no BLKBATCH_DISK"
-	skip udev_control "no udevadm or no BLKBATCH_DISK"
+if ! command -v udevadm >/dev/null || [ -z "$disk" ] || [ ! -x "$cli" ]; then
+	skip udev_node "no udevadm, no BLKBATCH_DISK or no $cli (make cli)"
+	skip udev_control "no udevadm, no BLKBATCH_DISK or no $cli (make cli)"
 else
 	mkdir -p /run/udev/rules.d
 	cp "$rule" /run/udev/rules.d/
-	node=$("$bench" --attach "$disk")
-	out=$(udev_says "/sys/class/misc/${node#/dev/}")
-	# "DEV: FILE:LINE GROUP 6", "... MODE 0660": the rule applied.
-	grep -Eq '60-blkbatch\.rules:[0-9]+ GROUP (6|"?disk"?)' <<<"$out" &&
-		grep -Eq '60-blkbatch\.rules:[0-9]+ MODE 0?660' <<<"$out"
-	rc=$?
-	[ $rc = 0 ] || sed 's/^/# /' <<<"$out" | tail -n 20
-	result udev_node $rc
+	if node=$("$cli" attach "$disk"); then
+		out=$(udev_says "/sys/class/misc/${node#/dev/}")
+		# "DEV: FILE:LINE GROUP 6", "... MODE 0660": the rule applied.
+		grep -Eq '60-blkbatch\.rules:[0-9]+ GROUP (6|"?disk"?)' <<<"$out" &&
+			grep -Eq '60-blkbatch\.rules:[0-9]+ MODE 0?660' <<<"$out"
+		rc=$?
+		[ $rc = 0 ] || sed 's/^/# /' <<<"$out" | tail -n 20
+		result udev_node $rc
+	else
+		node=
+		result udev_node 1 "$cli attach $disk failed"
+	fi
 	out=$(udev_says /sys/class/misc/blkbatch-control)
 	! grep -Eq '60-blkbatch\.rules:[0-9]+ ' <<<"$out"
 	result udev_control $?
-	"$bench" --detach "$node" || failed=1
+	[ -z "$node" ] || "$cli" detach "$node" || failed=1
 	node=
 	rm -f /run/udev/rules.d/60-blkbatch.rules
 fi
