@@ -569,6 +569,27 @@ static int open_node(const char *arg, int oflags, struct blkbatch_dev *dev)
  * attach, detach
  */
 
+/*
+ * A command without options of its own: parse the common ones and check
+ * that exactly @want (0 or 1) operands follow.  @missing and @extra say
+ * what is wrong when one is wanted.  0, or the exit status.
+ */
+static int operands_only(const struct command *c, int argc, char **argv,
+			 int want, const char *missing, const char *extra)
+{
+	int o;
+
+	while ((o = next_opt(c, argc, argv, "", NULL)) > 0)
+		;
+	if (o < 0)
+		return opt_exit(o);
+	if (argc - optind == want)
+		return 0;
+	if (!want)
+		return usage_err(c, "%s takes no arguments", c->name);
+	return usage_err(c, "%s", argc == optind ? missing : extra);
+}
+
 static int cmd_attach(const struct command *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -665,15 +686,12 @@ static int cmd_detach(const struct command *c, int argc, char **argv)
 	struct devdesc d;
 	unsigned int index;
 	struct jw j;
-	int o, ret;
+	int ret;
 
-	while ((o = next_opt(c, argc, argv, "", NULL)) > 0)
-		;
-	if (o < 0)
-		return opt_exit(o);
-	if (argc - optind != 1)
-		return usage_err(c, argc == optind ? "which node or device?" :
-				 "one device at a time");
+	ret = operands_only(c, argc, argv, 1, "which node or device?",
+			    "one device at a time");
+	if (ret)
+		return ret;
 
 	ret = need_module();
 	if (!ret)
@@ -781,14 +799,11 @@ static int cmd_list(const struct command *c, int argc, char **argv)
 	struct devdesc d;
 	char hb[32];
 	struct jw j;
-	int i, n, o, ret;
+	int i, n, ret;
 
-	while ((o = next_opt(c, argc, argv, "", NULL)) > 0)
-		;
-	if (o < 0)
-		return opt_exit(o);
-	if (optind != argc)
-		return usage_err(c, "list takes no arguments");
+	ret = operands_only(c, argc, argv, 0, NULL, NULL);
+	if (ret)
+		return ret;
 	ret = need_module();
 	if (ret)
 		return ret;
@@ -860,15 +875,12 @@ static int cmd_info(const struct command *c, int argc, char **argv)
 	char buf[32], hb[32];
 	unsigned int bit;
 	struct jw j;
-	int o, ret;
+	int ret;
 
-	while ((o = next_opt(c, argc, argv, "", NULL)) > 0)
-		;
-	if (o < 0)
-		return opt_exit(o);
-	if (argc - optind != 1)
-		return usage_err(c, argc == optind ? "which node?" :
-				 "one node at a time");
+	ret = operands_only(c, argc, argv, 1, "which node?",
+			    "one node at a time");
+	if (ret)
+		return ret;
 	ret = open_node(argv[optind], O_RDONLY, &dev);
 	if (ret)
 		return ret;
@@ -1481,14 +1493,11 @@ static int cmd_version(const struct command *c, int argc, char **argv)
 {
 	char mod[64];
 	struct jw j;
-	int o;
+	int ret;
 
-	while ((o = next_opt(c, argc, argv, "", NULL)) > 0)
-		;
-	if (o < 0)
-		return opt_exit(o);
-	if (optind != argc)
-		return usage_err(c, "version takes no arguments");
+	ret = operands_only(c, argc, argv, 0, NULL, NULL);
+	if (ret)
+		return ret;
 	if (read_line(SYS_MODULE "/version", mod, sizeof(mod)))
 		mod[0] = '\0';
 
