@@ -86,7 +86,8 @@ void bb_batch_free(struct bb_batch *b)
 
 /*
  * Copy the entry array once and validate all of it.  @ioucmd is the
- * command of a fixed-buffer batch, else NULL; @ring_polls: the ring polls
+ * command of a fixed-buffer batch, else NULL; @issue_flags are the
+ * command's (0 for the ioctl): IO_URING_F_IOPOLL says the ring polls
  * (nobody else would reap a poll queue), so the batch polls if the device
  * can.  On failure *@bad is the index of the offending entry, or
  * BLKBATCH_NO_ENTRY.  A detached device is refused before the command is
@@ -94,8 +95,8 @@ void bb_batch_free(struct bb_batch *b)
  */
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, bool ring_polls,
-				 u64 *bad)
+				 struct io_uring_cmd *ioucmd,
+				 unsigned int issue_flags, u64 *bad)
 {
 	struct bb_batch *b;
 	u32 i, poll_max = 0;
@@ -107,7 +108,8 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 	if (ret)
 		return ERR_PTR(ret);
 	ret = bb_check_cmd(cmd);
-	polled = !ret && ring_polls && bb_dev_poll_max(dev, &poll_max);
+	polled = !ret && (issue_flags & IO_URING_F_IOPOLL) &&
+		 bb_dev_poll_max(dev, &poll_max);
 	b = ret ? NULL : bb_batch_alloc(cmd->nr, polled);
 	if (!b) {
 		if (ret)
@@ -125,7 +127,7 @@ struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 
 	bb_limits_init(dev, file, !!ioucmd, &b->lim);
 	for (i = 0; i < cmd->nr; i++) {
-		ret = bb_check_entry(&b->ents[i], &b->lim, ioucmd);
+		ret = bb_check_entry(&b->ents[i], &b->lim, ioucmd, issue_flags);
 		if (ret) {
 			*bad = i;
 			goto out_free;

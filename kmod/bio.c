@@ -329,8 +329,9 @@ static int bb_entry_iter(struct bb_batch *b, const struct blkbatch_entry *e,
 	void __user *uaddr = u64_to_user_ptr(e->addr);
 
 	if (b->fixed)
-		return io_uring_cmd_import_fixed(e->addr, e->len, dir, iter,
-						 b->ioucmd);
+		/* Validation looked the buffer up: no lock needed. */
+		return bb_import_fixed(e->addr, e->len, dir, iter, b->ioucmd,
+				       IO_URING_F_UNLOCKED);
 	if (!access_ok(uaddr, e->len))
 		return -EFAULT;
 	iov_iter_ubuf(iter, dir, uaddr, e->len);
@@ -406,7 +407,7 @@ static struct bio *bb_rw_bio(struct bb_batch *b, struct iov_iter *iter,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = bio_iov_iter_get_pages(bio, iter);
+	*err = bb_bio_get_pages(bio, iter, b->lim.dma_mask, b->lim.lbs_mask);
 	if (unlikely(*err)) {
 		bio_put(bio);
 		return NULL;
@@ -637,7 +638,8 @@ int bb_bio_init(void)
 {
 	int ret;
 
-	bb_wq = alloc_workqueue("blkbatch", WQ_MEM_RECLAIM, 0);
+	/* Unbound: the work may run anywhere; 7.x warns unless told. */
+	bb_wq = alloc_workqueue("blkbatch", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
 	if (!bb_wq)
 		return -ENOMEM;
 	ret = bioset_init(&bb_bioset, BB_BIO_POOL_SIZE,

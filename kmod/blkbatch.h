@@ -208,7 +208,8 @@ void bb_limits_init(struct bb_dev *dev, struct file *file, bool fixed,
 void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim);
 int bb_check_cmd(const struct blkbatch_cmd *cmd);
 int bb_check_entry(const struct blkbatch_entry *e,
-		   const struct bb_limits *lim, struct io_uring_cmd *fixed_cmd);
+		   const struct bb_limits *lim, struct io_uring_cmd *fixed_cmd,
+		   unsigned int issue_flags);
 int bb_entry_recheck(const struct blkbatch_entry *e,
 		     const struct bb_limits *lim);
 int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
@@ -217,8 +218,8 @@ int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,
 /* batch.c */
 struct bb_batch *bb_batch_create(struct bb_dev *dev, struct file *file,
 				 const struct blkbatch_cmd *cmd,
-				 struct io_uring_cmd *ioucmd, bool ring_polls,
-				 u64 *bad);
+				 struct io_uring_cmd *ioucmd,
+				 unsigned int issue_flags, u64 *bad);
 void bb_batch_free(struct bb_batch *b);
 void bb_batch_put(struct bb_batch *b);
 void bb_batch_issue(struct bb_batch *b);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Every difference between the kernels blkbatch builds for lives here,
- * and nowhere else: Debian 12's 6.1 LTS and 6.12 LTS.
+ * and nowhere else: Debian 12's 6.1 LTS and 6.12 LTS, and the newest
+ * Debian kernel (7.3).
  */
 #ifndef BB_COMPAT_H
 #define BB_COMPAT_H
@@ -20,11 +21,14 @@
 
 /*
  * The 80-byte command area.  6.1 points ->cmd at it (and at a private
- * copy after -EAGAIN); 6.12 keeps a pointer to the whole SQE.
+ * copy after -EAGAIN); 6.12 keeps a pointer to the whole SQE; 6.19 makes
+ * the accessor check the type's size against the area.
  */
 static inline const void *bb_cmd_area(const struct io_uring_cmd *ioucmd)
 {
-#ifdef BB_HAVE_SQE_POINTER
+#if defined(io_uring_sqe128_cmd)
+	return io_uring_sqe128_cmd(ioucmd->sqe, struct blkbatch_cmd);
+#elif defined(BB_HAVE_SQE_POINTER)
 	return io_uring_sqe_cmd(ioucmd->sqe);
 #else
 	return ioucmd->cmd;
@@ -43,16 +47,6 @@ static inline bool bb_sqe_unused_set(const struct io_uring_cmd *ioucmd)
 
 	return READ_ONCE(sqe->ioprio) || READ_ONCE(sqe->addr) ||
 	       READ_ONCE(sqe->len) || READ_ONCE(sqe->file_index);
-#else
-	return false;
-#endif
-}
-
-/* 6.12 runs task work of a dying task with IO_URING_F_TASK_DEAD. */
-static inline bool bb_task_dead_flag(unsigned int issue_flags)
-{
-#ifdef BB_HAVE_SQE_POINTER
-	return issue_flags & IO_URING_F_TASK_DEAD;
 #else
 	return false;
 #endif
@@ -126,10 +120,47 @@ static inline void bb_bio_no_page_ref(struct bio *bio)
 }
 
 /*
- * Completion in task context.  6.12's lazy variant lets a DEFER_TASKRUN
- * ring wake its waiter once for all the completions it waits for; other
- * rings treat it as the plain one.
+ * Completion in task context.  BB_TASK_WORK(fn) defines fn, a task work
+ * callback in the kernel's form, around a body that receives the command,
+ * the issue flags to complete it with and whether the task is dying (its
+ * task work is being cancelled): 6.19 passes a token that says so
+ * (io_tw_token_t.cancel), 6.12 IO_URING_F_TASK_DEAD, 6.1 nothing.
+ * 6.12's lazy variant lets a DEFER_TASKRUN ring wake its waiter once for
+ * all the completions it waits for; other rings treat it as the plain one.
  */
+#ifdef IO_URING_CMD_TASK_WORK_ISSUE_FLAGS
+#define BB_TASK_WORK(fn)						\
+static void fn##_body(struct io_uring_cmd *, unsigned int, bool);	\
+static void fn(struct io_tw_req tw_req, io_tw_token_t tw)		\
+{									\
+	fn##_body(io_uring_cmd_from_tw(tw_req),				\
+		  IO_URING_CMD_TASK_WORK_ISSUE_FLAGS, tw.cancel);	\
+}									\
+static void fn##_body
+
+static inline void bb_complete_in_task(struct io_uring_cmd *ioucmd,
+				       io_req_tw_func_t cb)
+{
+	io_uring_cmd_do_in_task_lazy(ioucmd, cb);
+}
+#else
+static inline bool bb_task_dead(unsigned int issue_flags)
+{
+#ifdef BB_HAVE_SQE_POINTER
+	return issue_flags & IO_URING_F_TASK_DEAD;
+#else
+	return false;
+#endif
+}
+
+#define BB_TASK_WORK(fn)						\
+static void fn##_body(struct io_uring_cmd *, unsigned int, bool);	\
+static void fn(struct io_uring_cmd *ioucmd, unsigned int issue_flags)	\
+{									\
+	fn##_body(ioucmd, issue_flags, bb_task_dead(issue_flags));	\
+}									\
+static void fn##_body
+
 static inline void bb_complete_in_task(struct io_uring_cmd *ioucmd,
 				       void (*cb)(struct io_uring_cmd *,
 						  unsigned int))
@@ -140,6 +171,117 @@ static inline void bb_complete_in_task(struct io_uring_cmd *ioucmd,
 	io_uring_cmd_complete_in_task(ioucmd, cb);
 #endif
 }
+#endif
+
+/*
+ * The CQE, with @res2 in a CQE32's extra word when @cqe32: 6.18 split
+ * io_uring_cmd_done() in two, and the plain one lost the extra word.
+ */
+static inline void bb_uring_cmd_done(struct io_uring_cmd *ioucmd, s32 ret,
+				     u64 res2, bool cqe32,
+				     unsigned int issue_flags)
+{
+#ifdef IO_URING_CMD_TASK_WORK_ISSUE_FLAGS
+	if (cqe32)
+		io_uring_cmd_done32(ioucmd, ret, res2, issue_flags);
+	else
+		io_uring_cmd_done(ioucmd, ret, issue_flags);
+#else
+	io_uring_cmd_done(ioucmd, ret, res2, issue_flags);
+#endif
+}
+
+/*
+ * A registered buffer's range.  6.15 wants the issue flags, for the
+ * ring's lock around the buffer table lookup; the lookup happens once per
+ * request (validation, at submission, with the submission's flags) and
+ * later imports, from any context, reuse what it found.
+ */
+static inline int bb_import_fixed(u64 ubuf, unsigned long len, int rw,
+				  struct iov_iter *iter,
+				  struct io_uring_cmd *ioucmd,
+				  unsigned int issue_flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, ioucmd,
+					 issue_flags);
+#else
+	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, ioucmd);
+#endif
+}
+
+/*
+ * User or registered pages into a bio; the entry was checked against the
+ * device's alignment already.  6.18 takes the length's alignment, 7.2 the
+ * memory's too, and 7.3 (the one built after 6.12) no longer exports it:
+ * there the same is done with what it does export.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+/* Drop the tail past a multiple of @lbs_mask + 1, as the block layer does. */
+static inline int bb_bio_align_down(struct bio *bio, struct iov_iter *iter,
+				    u32 lbs_mask)
+{
+	size_t trim = bio->bi_iter.bi_size & lbs_mask;
+	struct bio_vec *bv = &bio->bi_io_vec[bio->bi_vcnt - 1];
+
+	if (!trim)
+		return 0;
+	iov_iter_revert(iter, trim);
+	bio->bi_iter.bi_size -= trim;
+	while (trim >= bv->bv_len) {
+		if (bio_flagged(bio, BIO_PAGE_PINNED))
+			unpin_user_page(bv->bv_page);
+		if (!--bio->bi_vcnt)
+			return -EFAULT;
+		trim -= bv->bv_len;
+		bv--;
+	}
+	bv->bv_len -= trim;
+	return 0;
+}
+
+static inline int bb_bio_get_pages(struct bio *bio, struct iov_iter *iter,
+				   u32 dma_mask, u32 lbs_mask)
+{
+	ssize_t got;
+
+	if (iov_iter_is_bvec(iter)) {
+		/* A registered buffer: the bio points at its bvecs. */
+		bio->bi_io_vec = (struct bio_vec *)iter->bvec;
+		bio->bi_iter.bi_idx = 0;
+		bio->bi_iter.bi_offset = iter->iov_offset;
+		bio->bi_iter.bi_size = iov_iter_count(iter);
+		bio_set_flag(bio, BIO_CLONED);
+		iov_iter_advance(iter, bio->bi_iter.bi_size);
+		return 0;
+	}
+	if (iov_iter_extract_will_pin(iter))
+		bio_set_flag(bio, BIO_PAGE_PINNED);
+	do {
+		got = iov_iter_extract_bvecs(iter, bio->bi_io_vec,
+					     BIO_MAX_SIZE - bio->bi_iter.bi_size,
+					     &bio->bi_vcnt, bio->bi_max_vecs,
+					     dma_mask, 0);
+		if (got <= 0) {
+			if (!bio->bi_vcnt)
+				return got ?: -EFAULT;
+			break;
+		}
+		bio->bi_iter.bi_size += got;
+	} while (iov_iter_count(iter) && bio->bi_vcnt < bio->bi_max_vecs);
+	return bb_bio_align_down(bio, iter, lbs_mask);
+}
+#else
+static inline int bb_bio_get_pages(struct bio *bio, struct iov_iter *iter,
+				   u32 dma_mask, u32 lbs_mask)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+	return bio_iov_iter_get_pages(bio, iter, lbs_mask);
+#else
+	return bio_iov_iter_get_pages(bio, iter);
+#endif
+}
+#endif
 
 /*
  * An exclusively opened block device.  6.9 replaced

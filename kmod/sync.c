@@ -72,7 +72,7 @@ long bb_ioctl_submit(struct file *file, struct blkbatch_cmd __user *ucmd)
 
 	if (copy_from_user(&cmd, ucmd, sizeof(cmd)))
 		return -EFAULT;
-	b = bb_batch_create(dev, file, &cmd, NULL, false, &bad);
+	b = bb_batch_create(dev, file, &cmd, NULL, 0, &bad);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
 	b->file = file;

@@ -36,15 +36,15 @@ static void bb_uring_resume(struct io_uring_cmd *ioucmd, struct bb_batch *b,
 	/* A poller that comes later must not find the batch. */
 	WRITE_ONCE(bb_pdu(ioucmd)->batch, NULL);
 	res = bb_batch_finish(b, alive);
-	io_uring_cmd_done(ioucmd, res, 0, issue_flags);
+	bb_uring_cmd_done(ioucmd, res, 0, false, issue_flags);
 }
 
 /* Task work of the submitting task. */
-static void bb_uring_task_work(struct io_uring_cmd *ioucmd,
-			       unsigned int issue_flags)
+BB_TASK_WORK(bb_uring_task_work)(struct io_uring_cmd *ioucmd,
+				 unsigned int issue_flags, bool task_dead)
 {
 	struct bb_batch *b = bb_pdu(ioucmd)->batch;
-	bool alive = !bb_task_dead_flag(issue_flags) &&
+	bool alive = !task_dead &&
 		     !(current->flags & (PF_EXITING | PF_KTHREAD)) &&
 		     current->mm;
 
@@ -134,7 +134,7 @@ static int bb_uring_submit(struct io_uring_cmd *ioucmd,
 
 	b = bb_batch_create(dev, ioucmd->file, &cmd,
 			    ioucmd->flags & IORING_URING_CMD_FIXED ? ioucmd : NULL,
-			    issue_flags & IO_URING_F_IOPOLL, bad);
+			    issue_flags, bad);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
 
@@ -173,6 +173,6 @@ int bb_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	if (ret == -EIOCBQUEUED || !(issue_flags & IO_URING_F_CQE32))
 		return ret;
 	/* A CQE32 says which entry was bad, or that none was. */
-	io_uring_cmd_done(ioucmd, ret, bad, issue_flags);
+	bb_uring_cmd_done(ioucmd, ret, bad, true, issue_flags);
 	return -EIOCBQUEUED;
 }

@@ -126,17 +126,17 @@ static bool bb_bvec_iter_aligned(const struct iov_iter *iter, u32 addr_mask,
  */
 static int bb_check_entry_fixed(const struct blkbatch_entry *e,
 				const struct bb_limits *lim,
-				struct io_uring_cmd *ioucmd)
+				struct io_uring_cmd *ioucmd,
+				unsigned int issue_flags)
 {
 	struct iov_iter iter;
 	int ret;
 
 	if (!ioucmd || !bb_op_has_buffer(e->op))
 		return 0;
-	ret = io_uring_cmd_import_fixed(e->addr, e->len,
-					e->op == BLKBATCH_OP_WRITE ?
-					ITER_SOURCE : ITER_DEST,
-					&iter, ioucmd);
+	ret = bb_import_fixed(e->addr, e->len,
+			      e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST,
+			      &iter, ioucmd, issue_flags);
 	if (ret)
 		return ret;
 	return bb_bvec_iter_aligned(&iter, lim->dma_mask, lim->lbs_mask) ?
@@ -159,7 +159,7 @@ static int bb_check_entry_access(const struct blkbatch_entry *e,
 
 int bb_check_entry(const struct blkbatch_entry *e,
 		   const struct bb_limits *lim,
-		   struct io_uring_cmd *fixed_cmd)
+		   struct io_uring_cmd *fixed_cmd, unsigned int issue_flags)
 {
 	int ret;
 
@@ -169,7 +169,7 @@ int bb_check_entry(const struct blkbatch_entry *e,
 	if (!ret)
 		ret = bb_check_entry_range(e, lim);
 	if (!ret)
-		ret = bb_check_entry_fixed(e, lim, fixed_cmd);
+		ret = bb_check_entry_fixed(e, lim, fixed_cmd, issue_flags);
 	if (!ret)
 		ret = bb_check_entry_access(e, lim);
 	return ret;

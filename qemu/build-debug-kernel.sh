@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# qemu/build-debug-kernel.sh [debug]
+# qemu/build-debug-kernel.sh [debug|newest]
 #
-# Build the "debug" series (see kernels.conf): Debian's 6.12 source from
-# the linux-source-6.12 package, "make tinyconfig" plus the fragment
-# qemu/debug-6.12.config (KASAN, lockdep, kmemleak, UBSAN, fault injection,
-# everything built in), plus the options listed in qemu/debug-stock.symbols
-# with the values of Debian's own config of the stock series (fetched with
-# fetch-kernel.sh), so that the strict lane sees what users run. Leaves the same layout as fetch-kernel.sh, so that
-# run-vm.sh and "make module" need not know the difference:
+# Build a series from source (see kernels.conf): "debug", Debian's 6.12
+# from the installed linux-source-6.12 package, or "newest", the newest
+# Debian kernel source of another suite (qemu/apt-suite.sh). Both are
+# "make tinyconfig" plus the fragment qemu/debug.config (KASAN, lockdep,
+# kmemleak, UBSAN, fault injection, everything built in), plus the options
+# listed in qemu/debug-stock.symbols with the values of Debian's own config
+# of that kernel, so that the strict lanes see what users run. Leaves the
+# same layout as fetch-kernel.sh, so that run-vm.sh and "make module" need
+# not know the difference:
 #   $BLKBATCH_CACHE/<kver>/kdir     -> the built tree (Module.symvers)
 #   $BLKBATCH_CACHE/<kver>/vmlinuz  -> its arch/x86/boot/bzImage
 #   $BLKBATCH_CACHE/<kver>/root/lib/modules/<kver>  (modules_install)
@@ -25,42 +27,92 @@ PATH=$PATH:/usr/sbin:/sbin
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/kernels.conf"
 # Called like fetch-kernel.sh, with the series, by check.sh and make.
-[ "${1:-debug}" = debug ] || { echo "usage: build-debug-kernel.sh [debug]" >&2; exit 2; }
+series=${1:-debug}
+[ -n "${BUILD_SOURCE[$series]:-}" ] ||
+	{ echo "usage: build-debug-kernel.sh [debug|newest]" >&2; exit 2; }
 
 cache=${BLKBATCH_CACHE:-$(dirname "$here")/.cache}
 mkdir -p "$cache"
 cache=$(cd -P "$cache" && pwd) # absolute: it ends up in a Makefile
 frag=$here/$DEBUG_KERNEL_CONFIG
 symbols=$here/$DEBUG_KERNEL_STOCK_SYMBOLS
-pkg=$DEBUG_KERNEL_SOURCE
-tarball=/usr/src/$pkg.tar.xz
 localversion=-blkbatch-debug
 jobs=${BLKBATCH_BUILD_JOBS:-2}
 
 say() { echo "build-debug-kernel: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
-[ -n "$pkgver" ] && [ -r "$tarball" ] ||
-	die "$pkg is not installed (run qemu/deps.sh as root)"
 [ -r "$frag" ] || die "no $frag"
 [ -r "$symbols" ] || die "no $symbols"
 
-# Debian's values for the listed symbols, as a fragment of their own.
-stock_kver=$("$here/fetch-kernel.sh" "$DEBUG_KERNEL_STOCK") ||
-	die "cannot fetch the stock $DEBUG_KERNEL_STOCK kernel for its config"
-stock_config=$cache/$stock_kver/root/boot/config-$stock_kver
+# Sets pkg, pkgver, tarball and stock_config (Debian's config, maybe xz).
+installed_source() {
+	pkg=${BUILD_SOURCE[$series]}
+	tarball=/usr/src/$pkg.tar.xz
+	pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+	[ -n "$pkgver" ] && [ -r "$tarball" ] ||
+		die "$pkg is not installed (run qemu/deps.sh as root)"
+	local stock_kver
+	stock_kver=$("$here/fetch-kernel.sh" "${BUILD_STOCK[$series]}") ||
+		die "cannot fetch the stock ${BUILD_STOCK[$series]} kernel for its config"
+	stock_config=$cache/$stock_kver/root/boot/config-$stock_kver
+}
+
+# The same from another suite: linux-source-X.Y and linux-config-X.Y of
+# one version, downloaded and unpacked once under $cache/src.
+suite_source() {
+	local suite=${BUILD_SUITE[$series]} pin=BLKBATCH_SOURCE_${series^^} got d deb
+	if [ -n "${!pin:-}" ]; then
+		pkg=${!pin}
+		pkgver=$(BLKBATCH_CACHE=$cache "$here/apt-suite.sh" "$suite" candidate "$pkg") ||
+			die "$suite has no $pkg"
+	else
+		got=$(BLKBATCH_CACHE=$cache "$here/apt-suite.sh" "$suite" depends \
+			"${BUILD_SOURCE[$series]}") ||
+			die "cannot resolve ${BUILD_SOURCE[$series]} in $suite"
+		pkg=${got% *} pkgver=${got#* }
+	fi
+	[ -n "$pkgver" ] && [ "$pkgver" != "(none)" ] || die "$suite has no $pkg"
+	d=$cache/src/${pkg}_$pkgver
+	if [ ! -e "$d/.done" ]; then
+		say "downloading $pkg and ${pkg/-source-/-config-} $pkgver from $suite"
+		rm -rf "$d"
+		BLKBATCH_CACHE=$cache "$here/apt-suite.sh" "$suite" download "$d/deb" \
+			"$pkg=$pkgver" "${pkg/-source-/-config-}=$pkgver" ||
+			die "cannot download $pkg $pkgver"
+		for deb in "$d"/deb/*.deb; do
+			dpkg-deb -x "$deb" "$d/root" || die "cannot unpack $deb"
+		done
+		rm -rf "$d/deb"
+		touch "$d/.done"
+	fi
+	tarball=$d/root/usr/src/$pkg.tar.xz
+	stock_config=$d/root/usr/src/${pkg/-source-/-config-}/config.${KERNEL_FLAVOUR}_none_$KERNEL_FLAVOUR.xz
+	[ -r "$tarball" ] || die "no $tarball"
+}
+
+if [ -n "${BUILD_SUITE[$series]:-}" ]; then
+	suite_source
+else
+	installed_source
+fi
 [ -r "$stock_config" ] || die "no $stock_config"
+
+# Debian's values for the listed symbols, as a fragment of their own.  A
+# symbol its config does not mention does not exist in that kernel.
 stock_frag() {
 	local sym line
 	sed 's/#.*//' "$symbols" | while read -r sym; do
 		[ -n "$sym" ] || continue
-		line=$(grep -E "^CONFIG_$sym=|^# CONFIG_$sym is not set" "$stock_config") ||
-			{ say "$stock_config has no CONFIG_$sym"; return 1; }
-		echo "$line"
+		if line=$(xzcat -f "$stock_config" |
+			  grep -E "^CONFIG_$sym=|^# CONFIG_$sym is not set"); then
+			echo "$line"
+		else
+			say "Debian's config of $pkgver has no $sym: left out"
+		fi
 	done
 }
-stock=$(stock_frag) || die "fix $(basename "$symbols")"
+stock=$(stock_frag)
 # 6.12.117-1~deb12u1 -> 6.12.117; checked against the tree's own
 # "make kernelrelease" below.
 kver=${pkgver%%-*}$localversion
@@ -77,10 +129,10 @@ if ready; then
 fi
 
 mkdir -p "$dir"
-# One kernel build at a time (2 cores); a second caller waits, then
-# finds it done.
+# One kernel build at a time, whichever series (2 cores); a second
+# caller waits, then maybe finds it done.
 exec 9>"$cache/.build-debug-kernel.lock"
-flock -n 9 || { say "waiting for another build of the debug kernel"; flock 9; }
+flock -n 9 || { say "waiting for another build of the $series kernel"; flock 9; }
 if ready; then
 	echo "$kver"
 	exit 0
@@ -118,10 +170,17 @@ kmake olddefconfig || fail "make olddefconfig failed"
 
 # Every line of the fragment must have survived olddefconfig: a symbol
 # dropped for an unmet dependency would silently test less.
+# A symbol no Kconfig file defines is gone from this kernel (7.3 has no
+# PROC_SYSCTL: sysctl is always in /proc): said, not fatal.
+defined=$(grep -rhoE --include='Kconfig*' '^[[:space:]]*(menu)?config [A-Z0-9_]+' "$src" |
+	awk '{ print "CONFIG_" $2 }' | sort -u)
 missing=()
 while IFS= read -r line; do
 	case $line in
-	CONFIG_*=*) grep -qxF -- "$line" "$src/.config" || missing+=("$line") ;;
+	CONFIG_*=*)
+		grep -qxF -- "${line%%=*}" <<<"$defined" ||
+			{ say "no ${line%%=*} in this kernel: left out"; continue; }
+		grep -qxF -- "$line" "$src/.config" || missing+=("$line") ;;
 	"# CONFIG_"*" is not set")
 		sym=${line#\# }; sym=${sym%% *}
 		! grep -q "^$sym=" "$src/.config" || missing+=("$line") ;;

@@ -90,7 +90,7 @@ kernel() {
 		fail=$((fail + 1)) why+=("series $s: $what failed, see $logs/$what-$s.log")
 		return
 	fi
-	if [ "$s" = debug ]; then
+	if [ "$what" = build ]; then
 		# KASAN, lockdep and kmemleak under TCG: the run took 1.3
 		# times as long as on Debian's 6.12 when measured; twice the
 		# VM's (900 s) and each test program's (420 s) time limits.
