@@ -297,6 +297,20 @@ static int bb_copy_iovecs(const struct bb_batch *b, struct iovec *iov,
 	return copy_from_user(iov, uvec, nr * sizeof(*iov)) ? -EFAULT : 0;
 }
 
+/*
+ * Leave out zero-length iovecs: 7.3's iov_iter_extract_bvecs() checks the
+ * alignment of the segment it starts at, even one that carries nothing.
+ */
+static u32 bb_drop_empty_iovecs(struct iovec *iov, u32 nr)
+{
+	u32 i, kept = 0;
+
+	for (i = 0; i < nr; i++)
+		if (iov[i].iov_len)
+			iov[kept++] = iov[i];
+	return kept;
+}
+
 static int bb_import_iovecs(const struct bb_batch *b,
 			    const struct blkbatch_entry *e, int dir,
 			    struct iov_iter *iter, struct iovec *fast,
@@ -314,7 +328,8 @@ static int bb_import_iovecs(const struct bb_batch *b,
 	if (!ret)
 		ret = bb_check_iovecs(fast, e->nr_vecs, e->len, &b->lim);
 	if (!ret)
-		iov_iter_init(iter, dir, fast, e->nr_vecs, e->len);
+		iov_iter_init(iter, dir, fast,
+			      bb_drop_empty_iovecs(fast, e->nr_vecs), e->len);
 	return ret;
 }
 
@@ -364,27 +379,37 @@ static bool bb_iter_one_bvec(const struct iov_iter *iter)
 }
 
 /*
- * Such a range as a bio of that one piece.  bio_iov_iter_get_pages()
+ * The next @nr pieces of a registered buffer's range as a bio of its own
+ * bvecs.  For one piece (a range within a page): bio_iov_iter_get_pages()
  * would point the bio at all the registered buffer's bvecs from there
  * on, and blk-mq then walks them to see whether it must split the bio;
- * a single piece within a page never needs splitting.  The registration
+ * a single piece within a page never needs splitting.  For an iovec
+ * array: its bvecs are in io_uring's per-request vector, which the next
+ * entry's import reuses.  Every piece is a multiple of the logical block
+ * size (validation), so the bio may end after any.  The registration
  * holds the pages: the bio takes no reference (bb_bio_no_page_ref()).
  */
 static struct bio *bb_fixed_bio(struct bb_batch *b, struct iov_iter *iter,
-				blk_opf_t opf, gfp_t gfp, int *err)
+				unsigned short nr, blk_opf_t opf, gfp_t gfp,
+				int *err)
 {
-	size_t len = iov_iter_count(iter);
 	struct bio *bio;
 
-	bio = bio_alloc_bioset(b->dev->bdev.bdev, 1, opf, gfp, &bb_bioset);
+	bio = bio_alloc_bioset(b->dev->bdev.bdev, nr, opf, gfp, &bb_bioset);
 	if (!bio) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	__bio_add_page(bio, iter->bvec->bv_page, len,
-		       iter->bvec->bv_offset + iter->iov_offset);
+	while (bio->bi_vcnt < nr && iov_iter_count(iter)) {
+		const struct bio_vec *bv = iter->bvec;
+		size_t len = min_t(size_t, bv->bv_len - iter->iov_offset,
+				   iov_iter_count(iter));
+
+		__bio_add_page(bio, bv->bv_page, len,
+			       bv->bv_offset + iter->iov_offset);
+		iov_iter_advance(iter, len);
+	}
 	bb_bio_no_page_ref(bio);
-	iov_iter_advance(iter, len);
 	*err = 0;
 	return bio;
 }
@@ -394,12 +419,16 @@ static struct bio *bb_fixed_bio(struct bb_batch *b, struct iov_iter *iter,
  * there is none (-ENOMEM only where @gfp may fail: a polled bio).
  */
 static struct bio *bb_rw_bio(struct bb_batch *b, struct iov_iter *iter,
-			     blk_opf_t opf, gfp_t gfp, int *err)
+			     bool fixed_vec, blk_opf_t opf, gfp_t gfp, int *err)
 {
 	struct bio *bio;
 
 	if (bb_iter_one_bvec(iter))
-		return bb_fixed_bio(b, iter, opf, gfp, err);
+		return bb_fixed_bio(b, iter, 1, opf, gfp, err);
+	if (fixed_vec)
+		return bb_fixed_bio(b, iter,
+				    min_t(unsigned long, iter->nr_segs,
+					  BIO_MAX_VECS), opf, gfp, err);
 	bio = bio_alloc_bioset(b->dev->bdev.bdev,
 			       bio_iov_vecs_to_alloc(iter, BIO_MAX_VECS), opf,
 			       gfp, &bb_bioset);
@@ -442,8 +471,8 @@ static int bb_issue_rw_polled(struct bb_batch *b, u32 idx,
 	bool polled;
 	int ret;
 
-	bio = bb_rw_bio(b, iter, opf | BB_POLL_OPF, GFP_NOWAIT | __GFP_NOWARN,
-			&ret);
+	bio = bb_rw_bio(b, iter, false, opf | BB_POLL_OPF,
+			GFP_NOWAIT | __GFP_NOWARN, &ret);
 	if (!bio) {
 		if (ret != -ENOMEM)
 			return ret;
@@ -475,6 +504,7 @@ static int bb_issue_rw_iter(struct bb_batch *b, u32 idx,
 			    struct iov_iter *iter)
 {
 	const struct blkbatch_entry *e = &b->ents[idx];
+	bool fixed_vec = b->fixed && (e->flags & BLKBATCH_EF_VEC);
 	sector_t sector = e->offset >> SECTOR_SHIFT;
 	struct bio *bio;
 	blk_opf_t opf;
@@ -491,7 +521,7 @@ static int bb_issue_rw_iter(struct bb_batch *b, u32 idx,
 			return 0;
 	}
 	while (!ret && iov_iter_count(iter)) {
-		bio = bb_rw_bio(b, iter, opf, GFP_KERNEL, &ret);
+		bio = bb_rw_bio(b, iter, fixed_vec, opf, GFP_KERNEL, &ret);
 		if (bio)
 			bb_rw_submit(b, idx, bio, &sector);
 	}
@@ -524,8 +554,14 @@ static int bb_issue_rw(struct bb_batch *b, u32 idx)
 	struct iov_iter iter;
 	int ret;
 
-	if (e->flags & BLKBATCH_EF_VEC)
-		return bb_issue_rw_vec(b, idx);
+	if (e->flags & BLKBATCH_EF_VEC) {
+		if (!b->fixed)
+			return bb_issue_rw_vec(b, idx);
+		/* Validation looked the buffer up: no lock needed. */
+		ret = bb_fixed_vec_iter(e, &b->lim, b->ioucmd,
+					IO_URING_F_UNLOCKED, &iter);
+		return ret ? ret : bb_issue_rw_iter(b, idx, &iter);
+	}
 	ret = bb_entry_iter(b, e, &iter);
 	return ret ? ret : bb_issue_rw_iter(b, idx, &iter);
 }

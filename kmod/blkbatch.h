@@ -210,6 +210,9 @@ int bb_check_cmd(const struct blkbatch_cmd *cmd);
 int bb_check_entry(const struct blkbatch_entry *e,
 		   const struct bb_limits *lim, struct io_uring_cmd *fixed_cmd,
 		   unsigned int issue_flags);
+int bb_fixed_vec_iter(const struct blkbatch_entry *e,
+		      const struct bb_limits *lim, struct io_uring_cmd *ioucmd,
+		      unsigned int issue_flags, struct iov_iter *iter);
 int bb_entry_recheck(const struct blkbatch_entry *e,
 		     const struct bb_limits *lim);
 int bb_check_iovecs(const struct iovec *iov, u32 nr, u32 len,

@@ -197,18 +197,59 @@ static inline void bb_uring_cmd_done(struct io_uring_cmd *ioucmd, s32 ret,
  * request (validation, at submission, with the submission's flags) and
  * later imports, from any context, reuse what it found.
  */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
 static inline int bb_import_fixed(u64 ubuf, unsigned long len, int rw,
 				  struct iov_iter *iter,
 				  struct io_uring_cmd *ioucmd,
 				  unsigned int issue_flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
 	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, ioucmd,
 					 issue_flags);
-#else
-	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, ioucmd);
-#endif
 }
+
+/*
+ * 6.15 also reads an iovec array whose bases lie in the registered
+ * buffer.  The bvecs land in the request's one vector, which the next
+ * import reuses.
+ */
+#define BB_HAVE_FIXED_VEC	1
+static inline int bb_import_fixed_vec(const struct iovec __user *uvec,
+				      u32 nr, int rw, struct iov_iter *iter,
+				      struct io_uring_cmd *ioucmd,
+				      unsigned int issue_flags)
+{
+	return io_uring_cmd_import_fixed_vec(ioucmd, uvec, nr, rw, iter,
+					     issue_flags);
+}
+#else
+static inline int bb_import_fixed(u64 ubuf, unsigned long len, int rw,
+				  struct iov_iter *iter,
+				  struct io_uring_cmd *ioucmd,
+				  unsigned int issue_flags)
+{
+	return io_uring_cmd_import_fixed(ubuf, len, rw, iter, ioucmd);
+}
+
+#define BB_HAVE_FIXED_VEC	0
+static inline int bb_import_fixed_vec(const struct iovec __user *uvec,
+				      u32 nr, int rw, struct iov_iter *iter,
+				      struct io_uring_cmd *ioucmd,
+				      unsigned int issue_flags)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+/*
+ * A 128-byte command on a ring of 64-byte SQEs (IORING_SETUP_SQE_MIXED,
+ * IORING_OP_URING_CMD128) reaches the driver with IO_URING_F_SQE128, as
+ * on an SQE128 ring: nothing to do but say so.
+ */
+#ifdef IORING_SETUP_SQE_MIXED
+#define BB_HAVE_SQE_MIXED	1
+#else
+#define BB_HAVE_SQE_MIXED	0
+#endif
 
 /*
  * User or registered pages into a bio; the entry was checked against the

@@ -69,6 +69,10 @@ u64 bb_features(struct block_device *bdev)
 		BLKBATCH_F_FIXED | BLKBATCH_F_SYNC | BLKBATCH_F_CQE32_INDEX |
 		BLKBATCH_F_IOPOLL | BLKBATCH_F_DEV_T;
 
+	if (BB_HAVE_FIXED_VEC)
+		f |= BLKBATCH_F_FIXED_VEC;
+	if (BB_HAVE_SQE_MIXED)
+		f |= BLKBATCH_F_SQE_MIXED;
 	if (bdev_max_discard_sectors(bdev))
 		f |= BLKBATCH_F_DISCARD;
 	if (bdev_write_zeroes_sectors(bdev))

@@ -2,7 +2,8 @@
 /*
  * The checks of the uapi, in the order uapi/linux/blkbatch.h documents,
  * one errno each: pure functions of the command, the entries and the
- * device's limits.  No I/O, no allocation; batch.c runs them.
+ * device's limits.  No I/O, and no allocation but io_uring's own when it
+ * reads the iovec array of a fixed-buffer entry; batch.c runs them.
  */
 #include <linux/blkdev.h>
 #include <linux/fs.h>
@@ -70,10 +71,10 @@ static int bb_check_entry_fields(const struct blkbatch_entry *e,
 		return e->addr || e->nr_vecs ? -EINVAL : 0;
 	if (!(e->flags & BLKBATCH_EF_VEC))
 		return e->nr_vecs ? -EINVAL : 0;
-	/* io_uring has no registered iovec arrays */
-	if (lim->fixed)
+	if (!e->nr_vecs || e->nr_vecs > BB_MAX_VECS)
 		return -EINVAL;
-	return !e->nr_vecs || e->nr_vecs > BB_MAX_VECS ? -EINVAL : 0;
+	/* Before 6.15 io_uring cannot find iovecs in a registered buffer. */
+	return lim->fixed && !BB_HAVE_FIXED_VEC ? -EOPNOTSUPP : 0;
 }
 
 static int bb_check_entry_range(const struct blkbatch_entry *e,
@@ -121,8 +122,34 @@ static bool bb_bvec_iter_aligned(const struct iov_iter *iter, u32 addr_mask,
 }
 
 /*
+ * The iovec array of a fixed-buffer entry, as pieces of the registered
+ * buffer: every iovec inside it (-EFAULT), adding up to exactly len, in
+ * pieces aligned like any buffer.  io_uring reads the array (in the
+ * ring's ABI) into the request's one vector, which the next call reuses:
+ * use @iter before that.
+ */
+int bb_fixed_vec_iter(const struct blkbatch_entry *e,
+		      const struct bb_limits *lim, struct io_uring_cmd *ioucmd,
+		      unsigned int issue_flags, struct iov_iter *iter)
+{
+	int ret;
+
+	ret = bb_import_fixed_vec(u64_to_user_ptr(e->addr), e->nr_vecs,
+				  e->op == BLKBATCH_OP_WRITE ?
+				  ITER_SOURCE : ITER_DEST,
+				  iter, ioucmd, issue_flags);
+	if (ret)
+		return ret;
+	if (iov_iter_count(iter) != e->len ||
+	    !bb_bvec_iter_aligned(iter, lim->dma_mask, lim->lbs_mask))
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * A fixed-buffer entry must lie inside the registered buffer, in pieces
- * aligned like any buffer.
+ * aligned like any buffer.  This first import, with the submission's
+ * issue flags, is also the one that looks the buffer up (compat.h).
  */
 static int bb_check_entry_fixed(const struct blkbatch_entry *e,
 				const struct bb_limits *lim,
@@ -134,6 +161,8 @@ static int bb_check_entry_fixed(const struct blkbatch_entry *e,
 
 	if (!ioucmd || !bb_op_has_buffer(e->op))
 		return 0;
+	if (e->flags & BLKBATCH_EF_VEC)
+		return bb_fixed_vec_iter(e, lim, ioucmd, issue_flags, &iter);
 	ret = bb_import_fixed(e->addr, e->len,
 			      e->op == BLKBATCH_OP_WRITE ? ITER_SOURCE : ITER_DEST,
 			      &iter, ioucmd, issue_flags);

@@ -647,6 +647,62 @@ TEST_F(validate, ring_without_sqe128)
 	io_uring_queue_exit(&ring);
 }
 
+/*
+ * IORING_OP_URING_CMD128 (6.19): the same command, on an SQE128 ring as
+ * on a mixed one, where a 64-byte IORING_OP_URING_CMD is refused like on
+ * any ring without SQE128.  Older kernels do not know the opcode.
+ */
+TEST_F(validate, uring_cmd128)
+{
+	bool mixed = self->ctx.info.features & BLKBATCH_F_SQE_MIXED;
+	struct io_uring_params p = { .flags = IORING_SETUP_SQE_MIXED };
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	struct bb_res r;
+
+	sqe = io_uring_get_sqe(&self->ring);
+	ASSERT_NE(NULL, sqe);
+	bb_prep_raw(sqe, self->ctx.fd, &self->cmd);
+	sqe->opcode = BLKBATCH_IORING_OP_URING_CMD128;
+	ASSERT_EQ(0, bb_submit_reap(&self->ring, &r));
+	if (!mixed) {
+		EXPECT_EQ(-EINVAL, r.res);
+		EXPECT_EQ(ST_POISON, self->st[0]);
+		EXPECT_NE(0, io_uring_queue_init_params(4, &ring, &p));
+		return;
+	}
+	EXPECT_EQ((int)self->cmd.nr, r.res);
+
+	ASSERT_EQ(0, io_uring_queue_init_params(4, &ring, &p));
+	/* a 64-byte command: only 16 bytes of command area */
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = self->ctx.fd;
+	sqe->cmd_op = BLKBATCH_URING_CMD_SUBMIT;
+	memcpy(sqe->cmd, &self->cmd, 16);
+	ASSERT_EQ(0, bb_submit_reap(&ring, &r));
+	EXPECT_EQ(-EOPNOTSUPP, r.res);
+	/* slot 1, 2: a 128-byte one; slot 3, the last: io_uring refuses */
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	bb_prep_raw(sqe, self->ctx.fd, &self->cmd);
+	sqe->opcode = BLKBATCH_IORING_OP_URING_CMD128;
+	ASSERT_NE(NULL, io_uring_get_sqe(&ring));
+	ASSERT_EQ(2, io_uring_submit(&ring));	/* slots, not requests */
+	ASSERT_EQ(0, bb_reap(&ring, &r, BB_CQE_WAIT_S));
+	EXPECT_EQ((int)self->cmd.nr, r.res);
+	sqe = io_uring_get_sqe(&ring);
+	ASSERT_NE(NULL, sqe);
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = BLKBATCH_IORING_OP_URING_CMD128;
+	sqe->fd = self->ctx.fd;
+	ASSERT_EQ(0, bb_submit_reap(&ring, &r));
+	EXPECT_EQ(-EINVAL, r.res);
+	io_uring_queue_exit(&ring);
+}
+
 /* SQE fields a batch does not use (drivers see them since 6.7). */
 TEST_F(validate, sqe_unused_fields)
 {

@@ -61,7 +61,7 @@ const char *blkbatch_feature_name(__u64 feature)
 	static const char *const names[] = {
 		"read-write", "flush", "discard", "write-zeroes", "fua", "vec",
 		"barrier", "abort", "fixed", "iopoll", "sync", "write-cache",
-		"cqe32-index", "dev-t",
+		"cqe32-index", "dev-t", "fixed-vec", "sqe-mixed",
 	};
 	unsigned int bit;
 

@@ -27,6 +27,16 @@ struct blkbatch_dev {
 	struct blkbatch_info	info;
 };
 
+/*
+ * What the kernel's uapi has since 6.19 and liburing's copy of it before
+ * 2.13 does not name (the opcode is an enum there, so it gets a name of
+ * its own here).
+ */
+#ifndef IORING_SETUP_SQE_MIXED
+#define IORING_SETUP_SQE_MIXED		(1U << 19)
+#endif
+#define BLKBATCH_IORING_OP_URING_CMD128	64	/* IORING_OP_URING_CMD128 */
+
 /* Ring setup flags for blkbatch_ring_init(). */
 #define BLKBATCH_RING_IOPOLL	(1U << 0)	/* IORING_SETUP_IOPOLL */
 #define BLKBATCH_RING_SQPOLL	(1U << 1)	/* IORING_SETUP_SQPOLL */
@@ -37,8 +47,17 @@ struct blkbatch_dev {
  * complete when that thread waits or peeks, not by interrupting it).
  */
 #define BLKBATCH_RING_SINGLE_ISSUER (1U << 3)
+/*
+ * Since 1.3: 64-byte SQEs for the ring's other requests
+ * (IORING_SETUP_SQE_MIXED, kernel 6.19 and later, else -EOPNOTSUPP);
+ * a batch takes two adjacent slots (IORING_OP_URING_CMD128).  Queue
+ * batches with blkbatch_queue*() or blkbatch_submit*(), not with
+ * blkbatch_prep_submit*().
+ */
+#define BLKBATCH_RING_SQE_MIXED	(1U << 4)
 #define BLKBATCH_RING_ALL	(BLKBATCH_RING_IOPOLL | BLKBATCH_RING_SQPOLL | \
-				 BLKBATCH_RING_CQE32 | BLKBATCH_RING_SINGLE_ISSUER)
+				 BLKBATCH_RING_CQE32 | BLKBATCH_RING_SINGLE_ISSUER | \
+				 BLKBATCH_RING_SQE_MIXED)
 
 /* Completions blkbatch_run() can hold back for others on an IOPOLL ring. */
 #define BLKBATCH_RING_HELD	16
@@ -169,6 +188,20 @@ void blkbatch_prep_submit(struct io_uring_sqe *sqe, int fd,
 void blkbatch_prep_submit_fixed(struct io_uring_sqe *sqe, int fd,
 				const struct blkbatch_batch *b,
 				unsigned int buf_index);
+
+/*
+ * Since 1.3: queue one batch on @r without submitting it, in an SQE of
+ * the size the ring needs (on the registered file if @fd is the one
+ * registered): the SQE, for the caller's flags, or NULL if the SQ has no
+ * room.  io_uring_submit() hands it to the kernel.
+ */
+struct io_uring_sqe *blkbatch_queue(struct blkbatch_ring *r, int fd,
+				    const struct blkbatch_batch *b,
+				    __u64 user_data);
+struct io_uring_sqe *blkbatch_queue_fixed(struct blkbatch_ring *r, int fd,
+					  const struct blkbatch_batch *b,
+					  unsigned int buf_index,
+					  __u64 user_data);
 
 /* Queue one batch and submit it (one io_uring_enter, none under SQPOLL). */
 int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,

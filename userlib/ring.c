@@ -59,7 +59,8 @@ int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
 		base |= IORING_SETUP_SQPOLL;
 
 	memset(&p, 0, sizeof(p));
-	p.flags = base | IORING_SETUP_SQE128;
+	p.flags = base | ((flags & BLKBATCH_RING_SQE_MIXED) ?
+			  IORING_SETUP_SQE_MIXED : IORING_SETUP_SQE128);
 	if (flags & BLKBATCH_RING_CQE32)
 		p.flags |= IORING_SETUP_CQE32;
 	if (flags & BLKBATCH_RING_SQPOLL)
@@ -78,9 +79,10 @@ int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
 	}
 	if (ret == -EINVAL) {
 		/*
-		 * Kernels before 5.19 reject SQE128/CQE32 as unknown flags.
-		 * Tell that apart from a bad depth: if the same ring without
-		 * them can be set up, the kernel lacks big SQEs/CQEs.
+		 * Kernels before 5.19 reject SQE128/CQE32 as unknown flags,
+		 * before 6.19 SQE_MIXED.  Tell that apart from a bad depth:
+		 * if the same ring without them can be set up, the kernel
+		 * lacks them.
 		 */
 		struct io_uring probe;
 
@@ -97,7 +99,7 @@ int blkbatch_ring_init_shared(struct blkbatch_ring *r, unsigned int depth,
 		memset(r, 0, sizeof(*r));
 		return ret;
 	}
-	if (!(r->ring.flags & IORING_SETUP_SQE128)) {
+	if (!(r->ring.flags & (IORING_SETUP_SQE128 | IORING_SETUP_SQE_MIXED))) {
 		io_uring_queue_exit(&r->ring);
 		memset(r, 0, sizeof(*r));
 		return -EOPNOTSUPP;
@@ -130,7 +132,7 @@ static void fill_cmd(struct blkbatch_cmd *cmd, const struct blkbatch_batch *b)
 	cmd->flags = b->flags;
 }
 
-static void prep(struct io_uring_sqe *sqe, int fd,
+static void prep(struct io_uring_sqe *sqe, __u8 opcode, int fd,
 		 const struct blkbatch_batch *b, __u32 uring_cmd_flags,
 		 unsigned int buf_index)
 {
@@ -140,7 +142,7 @@ static void prep(struct io_uring_sqe *sqe, int fd,
 
 	/* Every field not named here must be 0, addr/len/ioprio included. */
 	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->opcode = opcode;
 	sqe->fd = fd;
 	sqe->cmd_op = BLKBATCH_URING_CMD_SUBMIT;
 	sqe->uring_cmd_flags = uring_cmd_flags;
@@ -153,14 +155,47 @@ static void prep(struct io_uring_sqe *sqe, int fd,
 void blkbatch_prep_submit(struct io_uring_sqe *sqe, int fd,
 			  const struct blkbatch_batch *b)
 {
-	prep(sqe, fd, b, 0, 0);
+	prep(sqe, IORING_OP_URING_CMD, fd, b, 0, 0);
 }
 
 void blkbatch_prep_submit_fixed(struct io_uring_sqe *sqe, int fd,
 				const struct blkbatch_batch *b,
 				unsigned int buf_index)
 {
-	prep(sqe, fd, b, IORING_URING_CMD_FIXED, buf_index);
+	prep(sqe, IORING_OP_URING_CMD, fd, b, IORING_URING_CMD_FIXED,
+	     buf_index);
+}
+
+/* An SQE, 64 bytes, that does nothing and posts no CQE when it succeeds. */
+static void prep_quiet_nop(struct io_uring_sqe *sqe)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_NOP;
+	sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/*
+ * Room for one batch command: an SQE of an SQE128 ring, two adjacent
+ * ones of an SQE_MIXED ring.  The pair cannot start in the ring's last
+ * slot (the kernel reads 128 bytes from where it starts), which is then
+ * filled with a quiet NOP first.  NULL if the SQ has no room.
+ */
+static struct io_uring_sqe *get_cmd_sqe(struct blkbatch_ring *r)
+{
+	struct io_uring *ring = &r->ring;
+	struct io_uring_sqe *sqe;
+	bool last;
+
+	if (!(r->flags & BLKBATCH_RING_SQE_MIXED))
+		return io_uring_get_sqe(ring);
+	last = (ring->sq.sqe_tail & ring->sq.ring_mask) == ring->sq.ring_mask;
+	if (io_uring_sq_space_left(ring) < 2U + last)
+		return NULL;
+	if (last)
+		prep_quiet_nop(io_uring_get_sqe(ring));
+	sqe = io_uring_get_sqe(ring);
+	io_uring_get_sqe(ring);		/* its second half */
+	return sqe;
 }
 
 /* How often a submission is retried on -EAGAIN/-EINTR before giving up. */
@@ -200,9 +235,9 @@ static int submit_one(struct blkbatch_ring *r, struct io_uring_sqe *sqe)
 	if (ret >= 0)
 		ret = -EAGAIN;
 
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_NOP;
-	sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+	prep_quiet_nop(sqe);
+	if (r->flags & BLKBATCH_RING_SQE_MIXED)
+		prep_quiet_nop(sqe + 1);
 	return ret;
 }
 
@@ -243,21 +278,51 @@ int blkbatch_ring_register_buffer(struct blkbatch_ring *r, void *buf,
 }
 
 /* Queue one batch: on the registered file if @fd is the one registered. */
-static int submit_batch(struct blkbatch_ring *r, int fd,
-			struct blkbatch_batch *b, __u32 uring_cmd_flags,
-			unsigned int buf_index, __u64 user_data)
+static struct io_uring_sqe *queue_batch(struct blkbatch_ring *r, int fd,
+					const struct blkbatch_batch *b,
+					__u32 uring_cmd_flags,
+					unsigned int buf_index,
+					__u64 user_data)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	struct io_uring_sqe *sqe = get_cmd_sqe(r);
 
 	if (!sqe)
-		return -EBUSY;
-	prep(sqe, fd, b, uring_cmd_flags, buf_index);
+		return NULL;
+	prep(sqe, (r->flags & BLKBATCH_RING_SQE_MIXED) ?
+		  BLKBATCH_IORING_OP_URING_CMD128 : IORING_OP_URING_CMD,
+	     fd, b, uring_cmd_flags, buf_index);
 	if (r->has_reg_fd && fd == r->reg_fd) {
 		sqe->fd = 0;
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	sqe->user_data = user_data;
-	return submit_one(r, sqe);
+	return sqe;
+}
+
+struct io_uring_sqe *blkbatch_queue(struct blkbatch_ring *r, int fd,
+				    const struct blkbatch_batch *b,
+				    __u64 user_data)
+{
+	return queue_batch(r, fd, b, 0, 0, user_data);
+}
+
+struct io_uring_sqe *blkbatch_queue_fixed(struct blkbatch_ring *r, int fd,
+					  const struct blkbatch_batch *b,
+					  unsigned int buf_index,
+					  __u64 user_data)
+{
+	return queue_batch(r, fd, b, IORING_URING_CMD_FIXED, buf_index,
+			   user_data);
+}
+
+static int submit_batch(struct blkbatch_ring *r, int fd,
+			struct blkbatch_batch *b, __u32 uring_cmd_flags,
+			unsigned int buf_index, __u64 user_data)
+{
+	struct io_uring_sqe *sqe;
+
+	sqe = queue_batch(r, fd, b, uring_cmd_flags, buf_index, user_data);
+	return sqe ? submit_one(r, sqe) : -EBUSY;
 }
 
 int blkbatch_submit(struct blkbatch_ring *r, int fd, struct blkbatch_batch *b,

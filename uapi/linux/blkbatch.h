@@ -7,7 +7,11 @@
  * /dev/blkbatchN.  A batch is an array of struct blkbatch_entry in user
  * memory; one IORING_OP_URING_CMD with cmd_op BLKBATCH_URING_CMD_SUBMIT on a
  * ring created with IORING_SETUP_SQE128 submits all of it.  The 80-byte
- * command area of the SQE holds a struct blkbatch_cmd.
+ * command area of the SQE holds a struct blkbatch_cmd.  Where the kernel
+ * has them (BLKBATCH_F_SQE_MIXED: 6.19 and later), the same command can
+ * be an IORING_OP_URING_CMD128 on a ring created with
+ * IORING_SETUP_SQE_MIXED, whose other SQEs stay 64 bytes: it takes two
+ * adjacent slots, never the ring's last one.
  *
  * Protocol of one batch
  * ---------------------
@@ -27,6 +31,8 @@
  *    only when they issue it, which for a request after a link head or
  *    held by DRAIN is later: give such SQEs IOSQE_ASYNC (the kernel then
  *    copies them at submit) or keep their slot untouched until the CQE.
+ *    From 6.14 on, io_uring copies every uring_cmd SQE it has to defer
+ *    when it is submitted, and the caveat is gone.
  *
  * 2. Every entry is validated before any I/O is issued.  If any check
  *    fails, nothing is issued, the status array is not written, the CQE
@@ -34,18 +40,27 @@
  *    first extra CQE word is the index of the offending entry (or
  *    BLKBATCH_NO_ENTRY if the error is not about one entry).  The checks
  *    run in this order, first failure wins.  io_uring itself checks the
- *    SQE before the module sees it (6.1, 6.12), and its errors carry 0,
- *    not BLKBATCH_NO_ENTRY, in the CQE32 extra word:
+ *    SQE before the module sees it, and its errors carry 0, not
+ *    BLKBATCH_NO_ENTRY, in the CQE32 extra word:
  *
  *      io_uring: ioprio set, uring_cmd_flags not
  *               IORING_URING_CMD_FIXED                -EINVAL
+ *      io_uring: IORING_OP_URING_CMD128 on a kernel
+ *               before 6.19, on a ring with neither
+ *               SQE128 nor SQE_MIXED, or in the
+ *               ring's last slot                      -EINVAL
  *      io_uring: IORING_URING_CMD_FIXED and buf_index
  *               names no registered buffer            -EFAULT
+ *               (6.1, 6.12: at submission; from 6.15
+ *               io_uring looks the buffer up when the
+ *               module checks the first read or write
+ *               entry, and the CQE32 word names it)
  *
  *    Then the module:
  *
  *      SQE:     cmd_op unknown                        -ENOTTY
- *      SQE:     ring without IORING_SETUP_SQE128      -EOPNOTSUPP
+ *      SQE:     64 bytes (IORING_OP_URING_CMD on a
+ *               ring without IORING_SETUP_SQE128)     -EOPNOTSUPP
  *      SQE:     addr, len, ioprio or file_index set   -EINVAL
  *      SQE:     uring_cmd_flags this module does not
  *               support (see BLKBATCH_F_FIXED)        -EOPNOTSUPP
@@ -59,7 +74,10 @@
  *      entry:   len == 0 for an op with a range; a
  *               field the op does not take is not 0;
  *               with BLKBATCH_EF_VEC: nr_vecs not in
- *               1 .. max_vecs, or a fixed-buffer batch -EINVAL
+ *               1 .. max_vecs                         -EINVAL
+ *      entry:   BLKBATCH_EF_VEC in a fixed-buffer
+ *               batch where the kernel cannot (no
+ *               BLKBATCH_F_FIXED_VEC: before 6.15)    -EOPNOTSUPP
  *      entry:   len > blkbatch_info.max_entry_bytes   -E2BIG
  *      entry:   offset + len wraps around 2^64        -EOVERFLOW
  *      entry:   offset or len not a multiple of the
@@ -67,7 +85,13 @@
  *               not a multiple of dma_alignment       -EINVAL
  *      entry:   offset + len > capacity               -ENOSPC
  *      entry:   fixed-buffer batch: buffer not inside
- *               the registered buffer                 -EFAULT
+ *               the registered buffer; with
+ *               BLKBATCH_EF_VEC: the iovec array not
+ *               readable, or an iovec (a zero-length
+ *               one too) not inside it                -EFAULT
+ *      entry:   fixed-buffer batch, BLKBATCH_EF_VEC:
+ *               the iovec lengths do not add up to
+ *               exactly len                           -EINVAL
  *      entry:   fixed-buffer batch: the registered
  *               buffer's pages cut the range into
  *               pieces whose address or length is not
@@ -107,7 +131,10 @@
  *    array is read in the ABI of the task that set up the ring (a 32-bit
  *    task's ring takes struct compat_iovec), or of the caller of
  *    BLKBATCH_IOC_SUBMIT, whoever issues the entry; zero-length iovecs are
- *    skipped, their base is not looked at.  Entries after a BARRIER are
+ *    skipped, their base is not looked at.  In a fixed-buffer batch
+ *    (BLKBATCH_F_FIXED_VEC) io_uring reads the array twice, at validation
+ *    and when the entry is issued, and finds every iovec, zero-length
+ *    ones too, in the registered buffer.  Entries after a BARRIER are
  *    checked again when they are issued, against the device as it is
  *    then: one that became read-only fails write-type entries with -EPERM,
  *    one that shrank or changed its block size fails the entries that no
@@ -192,8 +219,10 @@
 /*
  * Bumped when the protocol gains something; see blkbatch_info.version.
  * 2: blkbatch_info.dev_major and dev_minor (BLKBATCH_F_DEV_T).
+ * 3: BLKBATCH_F_FIXED_VEC and BLKBATCH_F_SQE_MIXED, set where the kernel
+ *    has what they need.
  */
-#define BLKBATCH_VERSION	2
+#define BLKBATCH_VERSION	3
 
 #define BLKBATCH_IOC_MAGIC	0xbb
 
@@ -355,6 +384,8 @@ struct blkbatch_info {
 #define BLKBATCH_F_WRITE_CACHE	_BITULL(11)	/* device has a volatile cache */
 #define BLKBATCH_F_CQE32_INDEX	_BITULL(12)	/* CQE32 names the bad entry */
 #define BLKBATCH_F_DEV_T	_BITULL(13)	/* info.dev_major, dev_minor */
+#define BLKBATCH_F_FIXED_VEC	_BITULL(14)	/* EF_VEC in a fixed-buffer batch */
+#define BLKBATCH_F_SQE_MIXED	_BITULL(15)	/* URING_CMD128 on SQE_MIXED rings */
 
 /*
  * struct blkbatch_attach - BLKBATCH_CTL_ATTACH on the control device.

@@ -139,7 +139,8 @@ static void test_builders(void)
 	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_READ_WRITE), "read-write"));
 	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_IOPOLL), "iopoll"));
 	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_DEV_T), "dev-t"));
-	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_DEV_T << 1), "unknown"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_SQE_MIXED), "sqe-mixed"));
+	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_SQE_MIXED << 1), "unknown"));
 	CHECK(!strcmp(blkbatch_feature_name(0), "unknown"));
 	CHECK(!strcmp(blkbatch_feature_name(BLKBATCH_F_FUA | BLKBATCH_F_VEC),
 		      "unknown"));
@@ -391,6 +392,62 @@ static void test_ring(unsigned int flags)
 }
 
 /*
+ * A mixed-size SQ: a batch is two adjacent 64-byte slots, never starting
+ * in the last one (padded with a NOP that posts nothing), and the kernel
+ * takes the pair as one command (/dev/zero has no uring_cmd:
+ * -EOPNOTSUPP, one CQE).  Before 6.19: refused at setup.
+ */
+static void test_sqe_mixed(unsigned int flags)
+{
+	struct blkbatch_ring r;
+	struct blkbatch_batch b;
+	struct blkbatch_entry ents[1];
+	struct blkbatch_cqe cqe;
+	struct io_uring_sqe *sqe;
+	__s32 status[1];
+	char buf[4096] __attribute__((aligned(4096)));
+	int fd, ret, i;
+
+	ret = blkbatch_ring_init(&r, 4, flags | BLKBATCH_RING_SQE_MIXED);
+	if (ret == -EOPNOTSUPP) {
+		printf("  (kernel without IORING_SETUP_SQE_MIXED: refused)\n");
+		return;
+	}
+	CHECK_EQ(ret, 0);
+	if (ret)
+		return;
+	CHECK(!(r.ring.flags & IORING_SETUP_SQE128));
+	fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	blkbatch_batch_init(&b, ents, status, 1);
+	blkbatch_batch_add_read(&b, buf, 4096, 0);
+
+	CHECK_EQ(blkbatch_run(&r, fd, &b), -EOPNOTSUPP);
+	CHECK_EQ(blkbatch_peek(&r, &cqe), -EAGAIN);
+
+	/* Slots 2 (a NOP of ours) and 3 (padding): the batch wraps to 0. */
+	sq_drain(&r);
+	sqe = io_uring_get_sqe(&r.ring);
+	io_uring_prep_nop(sqe);
+	sqe->user_data = 7;
+	sqe = blkbatch_queue(&r, fd, &b, 43);
+	CHECK(sqe == &r.ring.sq.sqes[0]);
+	CHECK_EQ(sqe->opcode, BLKBATCH_IORING_OP_URING_CMD128);
+	CHECK_EQ(r.ring.sq.sqes[3].opcode, IORING_OP_NOP);
+	CHECK_EQ(r.ring.sq.sqes[3].flags, IOSQE_CQE_SKIP_SUCCESS);
+	CHECK(blkbatch_queue(&r, fd, &b, 44) == NULL);	/* full */
+	CHECK(io_uring_submit(&r.ring) >= 0);
+	for (i = 0; i < 2; i++) {
+		CHECK_EQ(blkbatch_wait(&r, &cqe), 0);
+		CHECK_EQ(cqe.user_data, i ? 43 : 7);
+		CHECK_EQ(cqe.res, i ? -EOPNOTSUPP : 0);
+	}
+	CHECK_EQ(blkbatch_peek(&r, &cqe), -EAGAIN);
+	close(fd);
+	blkbatch_ring_exit(&r);
+}
+
+/*
  * On an IOPOLL ring blkbatch_run() holds other completions back instead of
  * leaving them in the CQ.  With SQPOLL the SQ thread takes the batch a
  * little later, so the others are usually there first.
@@ -524,6 +581,8 @@ int main(void)
 		test_run_held();
 		test_thread_rings();
 		test_register_file();
+		test_sqe_mixed(0);
+		test_sqe_mixed(BLKBATCH_RING_SQPOLL);
 	} else {
 		printf("  (skipping ring tests: no io_uring here)\n");
 	}
