@@ -161,6 +161,8 @@ EOF
 }
 
 say "$("$cli" version | head -n1), disk $disk ($disk_dev)"
+# The protocol the tool was built with (BLKBATCH_VERSION), as the module's.
+proto=$("$cli" version | sed -n '1s/.*(protocol \([0-9]*\)).*/\1/p')
 disk_bytes=$(($(cat /sys/class/block/${disk##*/}/size) * 512))
 q=/sys/block/${disk##*/}/queue
 detach_all "$disk_dev"
@@ -215,7 +217,7 @@ begin
 ok "$cli" -o json info "$node"
 j=$out
 eq index "$(jget 'd["index"]' <<<"$j")" "$idx"
-eq version "$(jget 'd["version"]' <<<"$j")" 2
+eq version "$(jget 'd["version"]' <<<"$j")" "$proto"
 eq dev "$(jget 'd["dev"]' <<<"$j")" "$disk_dev"
 eq dev_major:dev_minor "$(jget '"%d:%d" % (d["dev_major"], d["dev_minor"])' <<<"$j")" "$(cat $sys/dev_backing)"
 eq capacity "$(jget 'd["capacity"]' <<<"$j")" "$disk_bytes"

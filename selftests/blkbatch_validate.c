@@ -625,22 +625,29 @@ TEST_F(validate, unknown_cmd_op)
 }
 
 /* The 80-byte command does not fit a 64-byte SQE. */
-TEST_F(validate, ring_without_sqe128)
+/* The command in a 64-byte SQE: only 16 bytes of it (entries, status). */
+static int run_sqe64(FIXTURE_DATA(validate) * self, struct io_uring *ring,
+		     struct bb_res *r)
 {
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	struct bb_res r;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
-	sqe = io_uring_get_sqe(&ring);
-	ASSERT_NE(NULL, sqe);
+	if (!sqe)
+		return -EBUSY;
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = self->ctx.fd;
 	sqe->cmd_op = BLKBATCH_URING_CMD_SUBMIT;
-	/* only 16 bytes of command area exist: entries and status */
 	memcpy(sqe->cmd, &self->cmd, 16);
-	ASSERT_EQ(0, bb_submit_reap(&ring, &r));
+	return bb_submit_reap(ring, r);
+}
+
+TEST_F(validate, ring_without_sqe128)
+{
+	struct io_uring ring;
+	struct bb_res r;
+
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	ASSERT_EQ(0, run_sqe64(self, &ring, &r));
 	EXPECT_TRUE(r.res == -EOPNOTSUPP || r.res == -EINVAL)
 		TH_LOG("res %d", r.res);
 	EXPECT_EQ(ST_POISON, self->st[0]);
@@ -674,15 +681,7 @@ TEST_F(validate, uring_cmd128)
 	EXPECT_EQ((int)self->cmd.nr, r.res);
 
 	ASSERT_EQ(0, io_uring_queue_init_params(4, &ring, &p));
-	/* a 64-byte command: only 16 bytes of command area */
-	sqe = io_uring_get_sqe(&ring);
-	ASSERT_NE(NULL, sqe);
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = self->ctx.fd;
-	sqe->cmd_op = BLKBATCH_URING_CMD_SUBMIT;
-	memcpy(sqe->cmd, &self->cmd, 16);
-	ASSERT_EQ(0, bb_submit_reap(&ring, &r));
+	ASSERT_EQ(0, run_sqe64(self, &ring, &r));
 	EXPECT_EQ(-EOPNOTSUPP, r.res);
 	/* slot 1, 2: a 128-byte one; slot 3, the last: io_uring refuses */
 	sqe = io_uring_get_sqe(&ring);
