@@ -50,9 +50,11 @@ struct bb_stats {
 /*
  * struct bb_dev - one attached block device and its /dev/blkbatchN.
  *
- * The kref counts the registry and every open file.  @inflight counts
- * batches between validation and completion; detach is refused while it is
- * non-zero and, once @dead is set, nothing touches @bdev again.
+ * The kref counts the registry, every open file and a queued @reap_work.
+ * @inflight counts batches between validation and completion; detach is
+ * refused while it is non-zero and, once @dead is set, nothing touches
+ * @bdev again.  @gone: the disk is going away (bb_dev_mark_gone()); no
+ * batch starts, and the device detaches itself once @inflight is 0.
  */
 struct bb_dev {
 	struct kref		ref;
@@ -61,9 +63,11 @@ struct bb_dev {
 	unsigned int		index;
 	u32			attach_flags;
 	struct bb_bdev		bdev;
-	spinlock_t		lock;		/* protects @dead, @inflight */
+	spinlock_t		lock;	/* protects @dead, @gone, @inflight */
 	bool			dead;
+	bool			gone;
 	unsigned int		inflight;
+	struct work_struct	reap_work;
 	struct bb_stats __percpu *stats;
 };
 
@@ -81,6 +85,7 @@ struct bb_limits {
 	bool			fd_read;	/* the file was opened for reading */
 	bool			fd_write;	/* the file was opened for writing */
 	bool			fixed;		/* buffers are registered ones */
+	bool			gone;		/* the disk is going away */
 };
 
 /*
@@ -195,6 +200,8 @@ bool bb_dev_poll_max(struct bb_dev *dev, u32 *poll_max);
 /* the device's active reference, held by each batch */
 int bb_dev_start_batch(struct bb_dev *dev);
 void bb_dev_end_batch(struct bb_dev *dev);
+bool bb_disk_gone(struct block_device *bdev);
+void bb_dev_mark_gone(struct bb_dev *dev, const char *why);
 
 /* stats.c */
 extern const struct attribute_group *bb_dev_groups[];

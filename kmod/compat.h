@@ -334,13 +334,15 @@ struct bb_bdev {
 	struct file		*file;
 };
 
+#define BB_HAVE_HOLDER_OPS	1
 static inline int bb_bdev_open(struct bb_bdev *h, const char *path,
-			       bool write, void *holder)
+			       bool write, void *holder,
+			       const struct blk_holder_ops *hops)
 {
 	blk_mode_t mode = BLK_OPEN_READ | (write ? BLK_OPEN_WRITE : 0);
 	struct file *file;
 
-	file = bdev_file_open_by_path(path, mode, holder, NULL);
+	file = bdev_file_open_by_path(path, mode, holder, hops);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	h->file = file;
@@ -358,8 +360,10 @@ struct bb_bdev {
 	fmode_t			mode;
 };
 
+/* No holder operations: nothing tells the holder its disk is going. */
+#define BB_HAVE_HOLDER_OPS	0
 static inline int bb_bdev_open(struct bb_bdev *h, const char *path,
-			       bool write, void *holder)
+			       bool write, void *holder, const void *hops)
 {
 	fmode_t mode = FMODE_READ | FMODE_EXCL | (write ? FMODE_WRITE : 0);
 	struct block_device *bdev;

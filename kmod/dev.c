@@ -31,26 +31,120 @@ static void bb_dev_put(struct bb_dev *dev)
 	kref_put(&dev->ref, bb_dev_free);
 }
 
+/*
+ * Whether the disk is being deleted (del_gendisk(), a surprise removal):
+ * it fails new I/O from the moment GD_DEAD is set.
+ */
+bool bb_disk_gone(struct block_device *bdev)
+{
+	struct gendisk *disk = bdev->bd_disk;
+
+	return test_bit(GD_DEAD, &disk->state) || !disk_live(disk);
+}
+
+/* Detach from a work item: the caller's context may hold anything. */
+static void bb_dev_queue_reap(struct bb_dev *dev)
+{
+	kref_get(&dev->ref);
+	if (!queue_work(bb_wq, &dev->reap_work))
+		bb_dev_put(dev);	/* queued already, with its reference */
+}
+
+/*
+ * The disk is going away: no batch starts from now on (-ENODEV), the ones
+ * in flight complete with whatever the block layer gives their bios, and
+ * the device detaches itself once the last of them is done.  6.12 and
+ * later tell at once (bb_holder_ops); 6.1 has no holder operations, so
+ * batch creation and each later segment look (bb_disk_gone()).
+ */
+void bb_dev_mark_gone(struct bb_dev *dev, const char *why)
+{
+	bool first, idle;
+
+	spin_lock(&dev->lock);
+	first = !dev->gone && !dev->dead;
+	dev->gone = true;
+	idle = !dev->inflight;
+	spin_unlock(&dev->lock);
+	if (!first)
+		return;
+	pr_warn("%s: disk %s: refusing new batches, detaching when idle\n",
+		dev->name, why);
+	if (idle)
+		bb_dev_queue_reap(dev);
+}
+
+static int bb_detach_locked(struct bb_dev *dev);
+
+static void bb_dev_reap_fn(struct work_struct *work)
+{
+	struct bb_dev *dev = container_of(work, struct bb_dev, reap_work);
+
+	mutex_lock(&bb_ctl_mutex);
+	/* Not detached meanwhile (its index may name another device now). */
+	if (xa_load(&bb_devs, dev->index) == dev && !bb_detach_locked(dev))
+		pr_info("%s: detached, its disk is gone\n", dev->name);
+	mutex_unlock(&bb_ctl_mutex);
+	bb_dev_put(dev);
+}
+
 int bb_dev_start_batch(struct bb_dev *dev)
 {
+	bool gone = false;
 	int ret = 0;
 
 	spin_lock(&dev->lock);
-	if (dev->dead)
+	if (dev->dead || dev->gone) {
 		ret = -ENODEV;
-	else
+	} else if (bb_disk_gone(dev->bdev.bdev)) {
+		gone = true;
+		ret = -ENODEV;
+	} else {
 		dev->inflight++;
+	}
 	spin_unlock(&dev->lock);
+	if (gone)
+		bb_dev_mark_gone(dev, "deleted");
 	return ret;
 }
 
 void bb_dev_end_batch(struct bb_dev *dev)
 {
+	bool reap;
+
 	spin_lock(&dev->lock);
 	WARN_ON_ONCE(!dev->inflight);
-	dev->inflight--;
+	reap = !--dev->inflight && dev->gone && !dev->dead;
 	spin_unlock(&dev->lock);
+	if (reap)
+		bb_dev_queue_reap(dev);
 }
+
+#if BB_HAVE_HOLDER_OPS
+/*
+ * Called by del_gendisk() and blk_mark_disk_dead() with bd_holder_lock
+ * held, which we must drop.  The holder (@dev) is ours until the bdev is
+ * closed, which takes that lock: everything is done before dropping it.
+ * A forced media change (loop, nbd) calls it too, on a live disk.
+ */
+static void bb_bdev_mark_dead(struct block_device *bdev, bool surprise)
+	__releases(&bdev->bd_holder_lock)
+{
+	struct bb_dev *dev = bdev->bd_holder;
+
+	if (bb_disk_gone(bdev))
+		bb_dev_mark_gone(dev, surprise ? "removed" : "deleted");
+	mutex_unlock(&bdev->bd_holder_lock);
+}
+
+static const struct blk_holder_ops bb_holder_ops = {
+	.mark_dead	= bb_bdev_mark_dead,
+};
+
+#define BB_HOLDER_OPS	(&bb_holder_ops)
+#else
+#define BB_HOLDER_OPS	NULL
+#endif
 
 u32 bb_max_entry_bytes(struct block_device *bdev)
 {
@@ -139,7 +233,7 @@ static int bb_get_info(struct bb_dev *dev, struct blkbatch_info __user *arg)
 
 	/* Under the lock a detach cannot close the bdev we read from. */
 	spin_lock(&dev->lock);
-	if (dev->dead) {
+	if (dev->dead || dev->gone) {
 		spin_unlock(&dev->lock);
 		return -ENODEV;
 	}
@@ -214,12 +308,13 @@ static int bb_attach(const char *path, u32 flags, u32 __user *uindex)
 		return -ENOMEM;
 	kref_init(&dev->ref);
 	spin_lock_init(&dev->lock);
+	INIT_WORK(&dev->reap_work, bb_dev_reap_fn);
 	dev->attach_flags = flags;
 	ret = bb_stats_alloc(dev);
 	if (ret)
 		goto out_free;
 
-	ret = bb_bdev_open(&dev->bdev, path, write, dev);
+	ret = bb_bdev_open(&dev->bdev, path, write, dev, BB_HOLDER_OPS);
 	if (ret)
 		goto out_free;
 

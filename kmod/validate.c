@@ -24,6 +24,9 @@ void bb_limits_refresh(struct bb_dev *dev, struct bb_limits *lim)
 	lim->max_entry_bytes = bb_max_entry_bytes(bdev);
 	lim->can_write = !(dev->attach_flags & BLKBATCH_ATTACH_F_RDONLY) &&
 			 !bdev_read_only(bdev);
+	lim->gone = bb_disk_gone(bdev);
+	if (lim->gone)
+		bb_dev_mark_gone(dev, "deleted");
 }
 
 void bb_limits_init(struct bb_dev *dev, struct file *file, bool fixed,
@@ -211,8 +214,11 @@ int bb_check_entry(const struct blkbatch_entry *e,
 int bb_entry_recheck(const struct blkbatch_entry *e,
 		     const struct bb_limits *lim)
 {
-	int ret = bb_check_entry_range(e, lim);
+	int ret;
 
+	if (lim->gone)
+		return -ENODEV;
+	ret = bb_check_entry_range(e, lim);
 	return ret ? ret : bb_check_entry_access(e, lim);
 }
 

@@ -175,6 +175,66 @@ TEST_F(lifecycle, file_outlives_detach)
 	bb_free(buf, SZ_4K);
 }
 
+/*
+ * The disk is deleted (null_blk powered off: del_gendisk()) while a
+ * batch's first segment is in flight.  That segment completes as the
+ * block layer says, the entries after its barrier report -ENODEV, new
+ * batches fail with -ENODEV, GET_INFO says the device is gone, and
+ * /dev/blkbatchN goes away by itself.  6.9 and later learn it from the
+ * holder operations at once; 6.1 when a batch or segment starts.
+ */
+TEST_F_TIMEOUT(lifecycle, disk_deleted_in_flight, LONG_TIMEOUT)
+{
+	struct blkbatch_entry *after;
+	struct blkbatch_info info;
+	struct big_batch g;
+	struct io_uring ring;
+	struct bb_res r;
+	unsigned int i;
+	int ok = 0;
+
+	ASSERT_EQ(0, big_init(&g, &self->ctx.info, SZ_4K));
+	/* SLOW_NR reads, a barrier, two more reads */
+	g.ent = realloc(g.ent, (g.nr + 3) * sizeof(*g.ent));
+	g.st = realloc(g.st, (g.nr + 3) * sizeof(*g.st));
+	ASSERT_NE(NULL, g.ent);
+	ASSERT_NE(NULL, g.st);
+	bb_entry(&g.ent[g.nr], BLKBATCH_OP_BARRIER, NULL, 0, 0);
+	after = &g.ent[g.nr + 1];
+	bb_entry(&after[0], BLKBATCH_OP_READ, g.buf, g.len, 0);
+	bb_entry(&after[1], BLKBATCH_OP_READ, g.buf, g.len, g.len);
+	g.cmd.entries = (uintptr_t)g.ent;
+	g.cmd.status = (uintptr_t)g.st;
+	g.cmd.nr = g.nr + 3;
+
+	ASSERT_EQ(0, bb_ring_init(&ring, 0));
+	ASSERT_EQ(0, big_submit(&ring, self->ctx.fd, &g));
+	ASSERT_EQ(0, bb_cfg_write(self->slow.cfg, "power", 0));
+	ASSERT_EQ(0, bb_reap(&ring, &r, LONG_TIMEOUT));
+	for (i = 0; i < g.nr; i++) {
+		EXPECT_TRUE(g.st[i] == (__s32)g.len || g.st[i] < 0)
+			TH_LOG("entry %u: %d", i, g.st[i]);
+		ok += g.st[i] >= 0;
+	}
+	EXPECT_EQ(0, g.st[g.nr]);
+	EXPECT_EQ(-ENODEV, g.st[g.nr + 1]);
+	EXPECT_EQ(-ENODEV, g.st[g.nr + 2]);
+	EXPECT_EQ(ok + 1, r.res);
+
+	if (bb_kernel_version() >= BB_KV(6, 9))
+		EXPECT_EQ(0, bb_wait_node(self->ctx.index, false));
+	EXPECT_EQ(-ENODEV, bb_get_info(self->ctx.fd, &info));
+	g.cmd.nr = 1;
+	ASSERT_EQ(0, bb_run_raw(&ring, self->ctx.fd, &g.cmd, &r));
+	EXPECT_EQ(-ENODEV, r.res);
+	EXPECT_EQ(0, bb_wait_node(self->ctx.index, false));
+	/* detached by itself: nothing left for the teardown to detach */
+	EXPECT_EQ(-ENODEV, bb_detach(self->ctx.index));
+	self->ctx.attached = false;
+	io_uring_queue_exit(&ring);
+	big_free(&g);
+}
+
 /* Tearing down a ring with a batch in flight: it drains, nothing hangs. */
 TEST_F_TIMEOUT(lifecycle, ring_exit_in_flight, LONG_TIMEOUT)
 {

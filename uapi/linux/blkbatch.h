@@ -165,6 +165,8 @@
  *			batch reports it if any entry before it failed.
  *   -EINTR		never issued: the submitter was killed.  Nothing of it
  *			was done.
+ *   -ENODEV	never issued: the disk went away (see below) before the
+ *			entry's segment started.  Nothing of it was done.
  *   other < 0	issued, or refused while being issued, and failed.  A
  *			failed READ or WRITE may have been partly performed: part
  *			of its range written, part of its buffer filled.
@@ -189,6 +191,18 @@
  * fatal signal ends the wait early: the call then fails with EINTR, the
  * status array is not written, and the bios in flight complete in the
  * background.  Fixed buffers need io_uring.
+ *
+ * A disk that goes away.  When the attached disk is deleted (hot removal,
+ * NVMe controller deletion, a fabrics controller giving up: anything that
+ * ends in del_gendisk()), new batches and GET_INFO fail with -ENODEV; the
+ * batches in flight complete, their issued entries with whatever the
+ * block layer reports (-EIO or another error, or success), their entries
+ * after a BARRIER with -ENODEV; once the last one has completed, the
+ * device detaches itself and /dev/blkbatchN goes away (open files then
+ * behave as after BLKBATCH_CTL_DETACH).  From 6.9 the block layer tells
+ * the module at once (the holder's mark_dead); 6.1 has no such call, and
+ * the module notices when a batch or a later segment starts.  The
+ * kernel log says which happened.
  *
  * The control device's ioctls need CAP_SYS_ADMIN (-EPERM otherwise).
  *
